@@ -1,0 +1,97 @@
+"""Fenfa: a self-hosted app distribution server. `python fenfa.py` serves it with waitress."""
+import argparse
+import logging
+import sys
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from fenfa_lib import admin_catalog, downloads, events_api, health, public, settings_api, upload_api
+from fenfa_lib.api import register_error_handlers
+from fenfa_lib.config import ConfigError, ensure_tokens, load_config
+from fenfa_lib.models import db, open_database
+from fenfa_lib.spool import SpoolingRequest, clear_stale_spools
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+BLUEPRINTS = (health.bp, admin_catalog.bp, settings_api.bp, upload_api.bp, downloads.bp, public.bp, events_api.bp)
+MIB = 1024 * 1024
+
+
+def create_app(config=None):
+    """Build the app from defaults, config.json, FENFA_* environment and then `config`."""
+    settings = ensure_tokens(load_config(config))
+    app = Flask(__name__)
+    app.request_class = SpoolingRequest
+    app.config["FENFA"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings["max_upload_mb"] * MIB + upload_api.FORM_ALLOWANCE
+    app.json.sort_keys = False
+    settings["data_dir"].mkdir(parents=True, exist_ok=True)
+    clear_stale_spools(settings["data_dir"] / "tmp")
+    open_database(settings["data_dir"] / "fenfa.db")
+    if settings["trusted_proxies"]:
+        hops = settings["trusted_proxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    register_error_handlers(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.before_request(open_database_connection)
+    app.teardown_request(close_database_connection)
+    app.after_request(security_headers)
+    return app
+
+
+def open_database_connection():
+    db.connect(reuse_if_open=True)
+
+
+def close_database_connection(_error=None):
+    if not db.is_closed():
+        db.close()
+
+
+def security_headers(response):
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Serve Fenfa with waitress.")
+    parser.add_argument("--host", help="address to listen on (default from config: 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="port to listen on (default from config: 8000)")
+    args = parser.parse_args(argv)
+    overrides = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(overrides)
+    except ConfigError as exc:
+        sys.exit(f"fenfa: configuration error: {exc}")
+    serve(app)
+
+
+def serve(app):
+    """Serve with waitress, spooling request bodies on the data disk and up to the upload limit."""
+    import tempfile
+
+    from waitress import serve as waitress_serve
+
+    settings = app.config["FENFA"]
+    tempfile.tempdir = str(settings["data_dir"] / "tmp")
+    waitress_serve(
+        app,
+        host=settings["host"],
+        port=settings["port"],
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+        threads=8,
+        channel_timeout=300,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""Admin API for products, variants, releases and publishing."""
+from flask import Blueprint, request
+from peewee import JOIN, fn
+
+from fenfa_lib import catalog, validate
+from fenfa_lib.api import ApiError, ok
+from fenfa_lib.auth import require_token
+from fenfa_lib.models import Product, Release, Variant
+from fenfa_lib.serialize import product_dict, release_dict, variant_dict
+from fenfa_lib.stats import variant_stats
+
+bp = Blueprint("admin_catalog", __name__, url_prefix="/admin/api")
+
+
+@bp.before_request
+@require_token("admin")
+def admin_only():
+    """Every route here needs an admin token."""
+
+
+def get_or_404(model, row_id, label):
+    row = model.get_or_none(model.id == row_id)
+    if row is None:
+        raise ApiError(404, f"{label} {row_id} not found")
+    return row
+
+
+def product_fields(body, creating):
+    fields = {
+        "name": validate.text(body, "name", required=creating or "name" in body),
+        "slug": validate.text(body, "slug", required=creating or "slug" in body, max_length=64),
+        "description": validate.text(body, "description", max_length=10000),
+        "published": validate.boolean(body, "published"),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def variant_fields(body, creating):
+    def needed(name):
+        return creating or name in body
+
+    fields = {
+        "platform": validate.text(body, "platform", required=needed("platform"), max_length=16),
+        "display_name": validate.text(body, "display_name", required=needed("display_name")),
+        "identifier": validate.text(body, "identifier", required=needed("identifier")),
+        "arch": validate.text(body, "arch", max_length=32),
+        "installer_type": validate.text(body, "installer_type", max_length=16),
+        "min_os": validate.text(body, "min_os", max_length=32),
+        "sort_order": validate.integer(body, "sort_order", minimum=-(2**31), maximum=2**31 - 1),
+        "published": validate.boolean(body, "published"),
+    }
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+@bp.get("/products")
+def list_products():
+    variant_count = fn.COUNT(Variant.id)
+    query = (
+        Product.select(Product, variant_count.alias("variant_count"))
+        .join(Variant, JOIN.LEFT_OUTER)
+        .group_by(Product.id)
+        .order_by(Product.created_at.desc(), Product.id)
+    )
+    term = request.args.get("q", "").strip()
+    if term:
+        query = query.where(Product.name.contains(term) | Product.slug.contains(term))
+    return ok(validate.paginate(query, lambda row: product_dict(row, row.variant_count)))
+
+
+@bp.post("/products")
+def create_product():
+    fields = product_fields(validate.json_object(), creating=True)
+    return ok({"product": product_dict(catalog.create_product(**fields))}, 201)
+
+
+@bp.get("/products/<product_id>")
+def get_product(product_id):
+    product = get_or_404(Product, product_id, "product")
+    variants = product.variants.order_by(Variant.sort_order, Variant.created_at)
+    return ok({
+        "product": product_dict(product),
+        "variants": [
+            {**variant_dict(variant), "releases": [
+                release_dict(release, admin=True)
+                for release in variant.releases.order_by(Release.created_at.desc(), Release.id.desc())
+            ]}
+            for variant in variants
+        ],
+    })
+
+
+@bp.put("/products/<product_id>")
+def update_product(product_id):
+    product = get_or_404(Product, product_id, "product")
+    changes = product_fields(validate.json_object(), creating=False)
+    return ok({"product": product_dict(catalog.update_product(product, changes))})
+
+
+@bp.delete("/products/<product_id>")
+def delete_product(product_id):
+    return ok({"deleted": catalog.delete_product(get_or_404(Product, product_id, "product"))})
+
+
+@bp.post("/products/<product_id>/variants")
+def create_variant(product_id):
+    product = get_or_404(Product, product_id, "product")
+    fields = variant_fields(validate.json_object(), creating=True)
+    return ok({"variant": variant_dict(catalog.create_variant(product, fields))}, 201)
+
+
+@bp.put("/variants/<variant_id>")
+def update_variant(variant_id):
+    variant = get_or_404(Variant, variant_id, "variant")
+    changes = variant_fields(validate.json_object(), creating=False)
+    return ok({"variant": variant_dict(catalog.update_variant(variant, changes))})
+
+
+@bp.delete("/variants/<variant_id>")
+def delete_variant(variant_id):
+    return ok({"deleted": catalog.delete_variant(get_or_404(Variant, variant_id, "variant"))})
+
+
+@bp.get("/variants/<variant_id>/stats")
+def stats(variant_id):
+    return ok(variant_stats(get_or_404(Variant, variant_id, "variant")))
+
+
+@bp.delete("/releases/<release_id>")
+def delete_release(release_id):
+    return ok({"deleted": catalog.delete_release(get_or_404(Release, release_id, "release"))})
+
+
+@bp.put("/apps/<app_id>/publish")
+def publish(app_id):
+    return set_published(app_id, True)
+
+
+@bp.put("/apps/<app_id>/unpublish")
+def unpublish(app_id):
+    return set_published(app_id, False)
+
+
+def set_published(app_id, published):
+    app = catalog.find_app(app_id)
+    app.published = published
+    app.save()
+    return ok({"id": app.id, "published": published})

@@ -1,0 +1,69 @@
+"""The JSON envelope: one error type, one success helper, and the handlers that use them."""
+import logging
+
+from flask import jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+JSON_PATH_PREFIXES = ("/admin/api/", "/admin/exports/", "/api/", "/upload", "/events", "/healthz", "/udid/")
+log = logging.getLogger("fenfa")
+
+
+class ApiError(Exception):
+    """An error answered as `{"ok": false, "error": {"code", "message"}}` with its HTTP status."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def ok(data, status=200):
+    return jsonify({"ok": True, "data": data}), status
+
+
+def error_response(status, message):
+    code = ERROR_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+    return jsonify({"ok": False, "error": {"code": code, "message": message}}), status
+
+
+def wants_json():
+    return request.path.startswith(JSON_PATH_PREFIXES) or request.path in ("/upload", "/events")
+
+
+def register_error_handlers(app):
+    @app.errorhandler(ApiError)
+    def handle_api_error(error):
+        return error_response(error.status, error.message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error):
+        if wants_json():
+            return error_response(error.code, _http_message(error))
+        return render_template("error.html", status=error.code, message=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return error_response(500, "internal server error")
+        return render_template("error.html", status=500, message="Internal server error"), 500
+
+
+def _http_message(error):
+    if error.code == 404:
+        return f"no such endpoint: {request.method} {request.path}"
+    if error.code == 405:
+        return f"method {request.method} is not allowed on {request.path}"
+    if error.code == 413:
+        return "request body is too large"
+    return error.description or error.name

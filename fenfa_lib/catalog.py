@@ -1,0 +1,131 @@
+"""Products and variants: validation rules, unique slugs, cascading deletes."""
+from peewee import IntegrityError
+
+from fenfa_lib.api import ApiError
+from fenfa_lib.filetypes import EXTENSIONS as INSTALLER_TYPES
+from fenfa_lib.files import remove_folders, stored_folders
+from fenfa_lib.ids import is_valid_slug, new_id
+from fenfa_lib.models import Product, Release, Variant, db, utcnow
+
+MAX_SLUG_SUFFIX = 1000
+
+
+def normalise_platform(platform):
+    value = platform.strip().lower()
+    if value not in INSTALLER_TYPES:
+        raise ApiError(400, f"platform must be one of: {', '.join(INSTALLER_TYPES)}")
+    return value
+
+
+def check_slug(slug):
+    if not is_valid_slug(slug):
+        raise ApiError(400, "slug must be lower-case letters, digits and single dashes (at most 64)")
+    return slug
+
+
+def create_product(name, slug, description="", published=True):
+    """A new product; a taken slug gets the first free `-2`, `-3`… suffix."""
+    check_slug(slug)
+    for number in range(1, MAX_SLUG_SUFFIX):
+        candidate = slug if number == 1 else f"{slug[:60]}-{number}"
+        if Product.select().where(Product.slug == candidate).exists():
+            continue
+        try:
+            with db.atomic():
+                return Product.create(
+                    id=new_id("product"), name=name, slug=candidate, description=description, published=published
+                )
+        except IntegrityError:
+            continue
+    raise ApiError(400, "no free slug left for this name")
+
+
+def update_product(product, changes):
+    if "slug" in changes and changes["slug"] != product.slug:
+        check_slug(changes["slug"])
+        if Product.select().where(Product.slug == changes["slug"]).exists():
+            raise ApiError(400, "slug already exists")
+    for field, value in changes.items():
+        setattr(product, field, value)
+    product.updated_at = utcnow()
+    try:
+        product.save()
+    except IntegrityError:
+        raise ApiError(400, "slug already exists") from None
+    return product
+
+
+def check_installer_type(platform, installer_type):
+    if installer_type not in INSTALLER_TYPES[platform]:
+        allowed = ", ".join(INSTALLER_TYPES[platform])
+        raise ApiError(400, f"installer_type for {platform} must be one of: {allowed}")
+    return installer_type
+
+
+def create_variant(product, fields):
+    platform = normalise_platform(fields.pop("platform"))
+    installer_type = fields.pop("installer_type", None) or INSTALLER_TYPES[platform][0]
+    check_installer_type(platform, installer_type)
+    return Variant.create(
+        id=new_id("variant"), product=product, platform=platform, installer_type=installer_type, **fields
+    )
+
+
+def update_variant(variant, changes):
+    if "platform" in changes:
+        changes["platform"] = normalise_platform(changes["platform"])
+        if changes["platform"] != variant.platform and variant.releases.exists():
+            raise ApiError(400, "platform cannot change once the variant has releases")
+        if "installer_type" not in changes and variant.installer_type not in INSTALLER_TYPES[changes["platform"]]:
+            changes["installer_type"] = INSTALLER_TYPES[changes["platform"]][0]
+    for field, value in changes.items():
+        setattr(variant, field, value)
+    check_installer_type(variant.platform, variant.installer_type)
+    variant.updated_at = utcnow()
+    variant.save()
+    return variant
+
+
+def delete_rows(row, releases):
+    """Delete `row` (its children go by cascade) in one transaction, then the release files."""
+    folders = stored_folders(releases)
+    with db.atomic():
+        row.delete_instance()
+    remove_folders(folders)
+    return row.id
+
+
+def delete_product(product):
+    releases = Release.select().join(Variant).where(Variant.product == product)
+    return delete_rows(product, list(releases))
+
+
+def delete_variant(variant):
+    return delete_rows(variant, list(variant.releases))
+
+
+def delete_release(release):
+    return delete_rows(release, [release])
+
+
+def find_app(app_id):
+    """A variant or product by ID: the seeds' "app" is the per-platform variant."""
+    model = Product if app_id.startswith("prd_") else Variant
+    found = model.get_or_none(model.id == app_id)
+    if found is None:
+        raise ApiError(404, f"app {app_id} not found")
+    return found
+
+
+def published_release(release_id):
+    """A release whose variant and product are both published, else 404."""
+    release = (
+        Release.select(Release, Variant, Product)
+        .join(Variant)
+        .join(Product)
+        .where((Release.id == release_id) & Variant.published & Product.published)
+        .first()
+    )
+    if release is None:
+        raise ApiError(404, f"release {release_id} not found")
+    return release

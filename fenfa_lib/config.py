@@ -1,0 +1,114 @@
+"""Configuration: defaults, then config.json, then FENFA_* environment, then the caller's dict.
+
+Every key has an environment variable of the same name in upper case with a `FENFA_` prefix
+(`max_upload_mb` <-> `FENFA_MAX_UPLOAD_MB`).
+"""
+import json
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    "host": "0.0.0.0",
+    "port": 8000,
+    "data_dir": "data",
+    "primary_domain": "",
+    "admin_token": [],
+    "upload_token": [],
+    "max_upload_mb": 4096,
+    "trusted_proxies": 0,
+    "apple_api_url": "https://api.appstoreconnect.apple.com",
+    "udid_signing_cert": "",
+    "udid_signing_key": "",
+}
+INT_KEYS = {"port", "max_upload_mb", "trusted_proxies"}
+TOKEN_KEYS = {"admin_token", "upload_token"}
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which file or key and why."""
+
+
+def load_config(overrides=None, environ=None):
+    """Return the effective configuration as a plain dict with typed values."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    config.update(_read_config_file(Path(environ.get("FENFA_CONFIG") or DEFAULT_CONFIG_FILE)))
+    for key in DEFAULTS:
+        env_name = "FENFA_" + key.upper()
+        if env_name in environ:
+            config[key] = environ[env_name]
+    config.update(overrides or {})
+    return _normalise(config)
+
+
+def _read_config_file(path):
+    if not path.exists():
+        return {}
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: must hold a JSON object")
+    unknown = sorted(set(values) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s): {', '.join(unknown)}")
+    return values
+
+
+def _normalise(config):
+    for key in INT_KEYS:
+        try:
+            config[key] = int(config[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be an integer, got {config[key]!r}") from None
+        if config[key] < 0:
+            raise ConfigError(f"{key} must not be negative")
+    for key in TOKEN_KEYS:
+        config[key] = _token_list(key, config[key])
+    config["data_dir"] = Path(config["data_dir"]).resolve()
+    config["primary_domain"] = (config["primary_domain"] or "").rstrip("/")
+    return config
+
+
+def _token_list(key, value):
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(token, str) for token in value):
+        raise ConfigError(f"{key} must be a string or a list of strings")
+    return [token.strip() for token in value if token.strip()]
+
+
+def ensure_tokens(config, announce=print):
+    """Fill in tokens when no admin token is configured.
+
+    The first start generates an admin and an upload token into <data_dir>/tokens.json (0600)
+    and announces them once; later starts read that file.
+    """
+    if config["admin_token"]:
+        return config
+    tokens_file = config["data_dir"] / "tokens.json"
+    if tokens_file.exists():
+        try:
+            stored = json.loads(tokens_file.read_text(encoding="utf-8"))
+            config["admin_token"] = [stored["admin_token"]]
+            config["upload_token"] = config["upload_token"] or [stored["upload_token"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{tokens_file}: unreadable ({exc}); delete it to generate new tokens") from exc
+        return config
+    admin, upload = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    config["data_dir"].mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump({"admin_token": admin, "upload_token": upload}, handle)
+    config["admin_token"] = [admin]
+    config["upload_token"] = config["upload_token"] or [upload]
+    announce(
+        f"Generated tokens (stored in {tokens_file}, shown only once):\n"
+        f"  admin token:  {admin}\n  upload token: {upload}"
+    )
+    return config

@@ -1,0 +1,42 @@
+"""Where release files live: the storage for a release, and removing files after row deletes."""
+import logging
+import posixpath
+
+from flask import current_app
+
+from fenfa_lib.models import Settings
+from fenfa_lib.storage import StorageError, build_storage
+
+log = logging.getLogger("fenfa")
+S3_SETTING_KEYS = (
+    "s3_endpoint", "s3_region", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_public_url", "s3_presign_seconds",
+)
+
+
+def s3_settings(settings=None):
+    settings = settings or Settings.load()
+    return {key: getattr(settings, key) for key in S3_SETTING_KEYS}
+
+
+def storage_for(kind=None):
+    """The storage of `kind` ('local'|'s3'), or the one new uploads go to."""
+    settings = Settings.load()
+    return build_storage(kind or settings.storage_type, current_app.config["FENFA"]["data_dir"], s3_settings(settings))
+
+
+def release_folder(product_id, variant_id, release_id):
+    return f"{product_id}/{variant_id}/{release_id}"
+
+
+def stored_folders(releases):
+    """(storage kind, folder) of each release, collected before its row goes."""
+    return [(release.storage, posixpath.dirname(release.storage_key)) for release in releases]
+
+
+def remove_folders(folders):
+    """Delete release folders; a storage that fails is logged, since the rows are already gone."""
+    for kind, folder in folders:
+        try:
+            storage_for(kind).delete_prefix(folder)
+        except (StorageError, OSError) as exc:
+            log.error("could not delete %s files under %s: %s", kind, folder, exc)

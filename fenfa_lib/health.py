@@ -1,0 +1,23 @@
+"""GET /healthz: database and storage checks, plus deployment warnings."""
+from flask import Blueprint
+
+from fenfa_lib.api import ApiError, ok
+from fenfa_lib.files import storage_for
+from fenfa_lib.models import db
+from fenfa_lib.storage import StorageError
+from fenfa_lib.urls import https_warnings
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.execute_sql("SELECT 1")
+    except Exception as exc:  # any driver error means the database is unusable
+        raise ApiError(503, f"database: {exc}") from exc
+    try:
+        storage_for().check()
+    except (StorageError, OSError) as exc:
+        raise ApiError(503, f"storage: {exc}") from exc
+    return ok({"status": "ok", "db": "ok", "storage": "ok", "warnings": https_warnings()})

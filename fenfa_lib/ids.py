@@ -1,0 +1,23 @@
+"""Resource IDs and URL slugs."""
+import re
+import secrets
+import unicodedata
+
+PREFIXES = {"product": "prd_", "variant": "var_", "release": "rel_", "device": "dev_"}
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def new_id(kind):
+    """`prd_` / `var_` / `rel_` / `dev_` followed by 16 lowercase hex characters."""
+    return PREFIXES[kind] + secrets.token_hex(8)
+
+
+def is_valid_slug(slug):
+    return bool(SLUG_PATTERN.match(slug)) and len(slug) <= 64
+
+
+def slugify(text):
+    """A slug from a display name; falls back to "app" when nothing usable remains."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:64].strip("-")
+    return slug or "app"

@@ -1,0 +1,196 @@
+"""Peewee models on one SQLite database, bound by the app factory (`open_database`)."""
+import json
+from datetime import datetime, timezone
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+
+db = SqliteDatabase(None)
+
+
+def utcnow():
+    """Naive UTC timestamp: SQLite stores it as sortable text, `iso()` adds the Z."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def naive_utc(moment):
+    """An aware datetime as the naive UTC value the database stores."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def iso(moment):
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
+
+
+class JSONField(TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class Product(BaseModel):
+    id = CharField(primary_key=True)
+    name = CharField()
+    slug = CharField(unique=True)
+    description = TextField(default="")
+    published = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class Variant(BaseModel):
+    id = CharField(primary_key=True)
+    product = ForeignKeyField(Product, backref="variants", on_delete="CASCADE")
+    platform = CharField()
+    display_name = CharField()
+    identifier = CharField(default="")
+    arch = CharField(default="")
+    installer_type = CharField()
+    min_os = CharField(default="")
+    sort_order = IntegerField(default=0)
+    published = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("platform", "identifier"), False),)
+
+
+class Release(BaseModel):
+    id = CharField(primary_key=True)
+    variant = ForeignKeyField(Variant, backref="releases", on_delete="CASCADE")
+    version = CharField(default="")
+    build = CharField(default="")
+    channel = CharField(default="")
+    changelog = TextField(default="")
+    min_os = CharField(default="")
+    display_name = CharField(default="")
+    identifier = CharField(default="")
+    file_name = CharField()
+    size_bytes = BigIntegerField()
+    sha256 = CharField()
+    storage = CharField(default="local")
+    storage_key = CharField()
+    icon_key = CharField(null=True)
+    metadata = JSONField(default=dict)
+    download_count = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
+class ProvisioningProfile(BaseModel):
+    release = ForeignKeyField(Release, backref="profiles", on_delete="CASCADE", unique=True)
+    kind = CharField()
+    name = CharField(default="")
+    uuid = CharField(default="")
+    team_id = CharField(default="")
+    team_name = CharField(default="")
+    app_id = CharField(default="")
+    created_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)
+    devices = JSONField(default=list)
+    certificates = JSONField(default=list)
+
+
+class IOSDevice(BaseModel):
+    id = CharField(primary_key=True)
+    udid = CharField(unique=True)
+    device_name = CharField(default="")
+    model = CharField(default="")
+    os_version = CharField(default="")
+    serial = CharField(default="")
+    apple_registered = BooleanField(default=False)
+    apple_device_id = CharField(default="")
+    created_at = DateTimeField(default=utcnow, index=True)
+    last_seen_at = DateTimeField(default=utcnow)
+
+
+class DeviceBinding(BaseModel):
+    id = AutoField()
+    device = ForeignKeyField(IOSDevice, backref="bindings", on_delete="CASCADE")
+    variant = ForeignKeyField(Variant, backref="bindings", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("device", "variant"), True),)
+
+
+class UDIDNonce(BaseModel):
+    nonce = CharField(primary_key=True)
+    variant = ForeignKeyField(Variant, on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
+class Event(BaseModel):
+    """Append-only analytics. IDs are plain columns, not foreign keys: history outlives deletes."""
+
+    id = AutoField()
+    ts = DateTimeField(default=utcnow, index=True)
+    type = CharField(index=True)
+    product_id = CharField(default="", index=True)
+    variant_id = CharField(default="", index=True)
+    release_id = CharField(default="", index=True)
+    ip = CharField(default="")
+    user_agent = TextField(default="")
+    extra = JSONField(default=dict)
+
+
+class Settings(BaseModel):
+    """One row (id 1) of settings admins change at run time."""
+
+    id = IntegerField(primary_key=True, default=1)
+    primary_domain = CharField(default="")
+    secondary_domains = JSONField(default=list)
+    organization = CharField(default="")
+    storage_type = CharField(default="local")
+    s3_endpoint = CharField(default="")
+    s3_region = CharField(default="")
+    s3_bucket = CharField(default="")
+    s3_access_key = CharField(default="")
+    s3_secret_key = CharField(default="")
+    s3_public_url = CharField(default="")
+    s3_presign_seconds = IntegerField(default=900)
+    upload_domain = CharField(default="")
+    apple_key_id = CharField(default="")
+    apple_issuer_id = CharField(default="")
+    apple_private_key = TextField(default="")
+    apple_team_id = CharField(default="")
+    updated_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def load(cls):
+        return cls.get_or_create(id=1)[0]
+
+
+ALL_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, DeviceBinding, UDIDNonce, Event, Settings]
+
+
+def open_database(path):
+    """Bind the models to the SQLite file at `path` and create missing tables."""
+    db.init(
+        str(path),
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},
+    )
+    with db.connection_context():
+        db.create_tables(ALL_MODELS, safe=True)
+    return db

@@ -1,0 +1,73 @@
+"""Checks for request input at the edge; each failure is a 400 naming the field."""
+from flask import request
+
+from fenfa_lib.api import ApiError
+
+MAX_LIMIT = 1000
+
+
+def json_object():
+    """The request body as a JSON object, or 400."""
+    body = request.get_json(silent=True, force=True) if request.content_length else {}
+    if request.content_length and body is None:
+        raise ApiError(400, "request body must be valid JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return body
+
+
+def text(body, name, required=False, max_length=255, default=None):
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ApiError(400, f"{name} is required")
+        return default
+    if not isinstance(value, str):
+        raise ApiError(400, f"{name} must be a string")
+    value = value.strip()
+    if required and not value:
+        raise ApiError(400, f"{name} is required")
+    if len(value) > max_length:
+        raise ApiError(400, f"{name} must be at most {max_length} characters")
+    return value
+
+
+def boolean(body, name, default=None):
+    value = body.get(name, default)
+    if value is not None and not isinstance(value, bool):
+        raise ApiError(400, f"{name} must be true or false")
+    return value
+
+
+def integer(body, name, default=None, minimum=None, maximum=None):
+    value = body.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"{name} must be an integer")
+    if minimum is not None and value < minimum or maximum is not None and value > maximum:
+        raise ApiError(400, f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def query_int(name, default, minimum, maximum):
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer") from None
+    if not minimum <= value <= maximum:
+        raise ApiError(400, f"{name} must be between {minimum} and {maximum}")
+    return value
+
+
+def page_args():
+    """(limit, offset) from the query string: limit 1..1000 (default 50), offset >= 0."""
+    return query_int("limit", 50, 1, MAX_LIMIT), query_int("offset", 0, 0, 2**62)
+
+
+def paginate(query, serialize):
+    limit, offset = page_args()
+    return {"items": [serialize(row) for row in query.limit(limit).offset(offset)], "total": query.count()}

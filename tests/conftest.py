@@ -1,0 +1,36 @@
+"""Fixtures: a fresh app on a temporary data dir for every test, and a token-aware client."""
+import os
+
+import pytest
+
+from fenfa import create_app
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch, tmp_path):
+    """No FENFA_* variable from the developer's shell, and no repo config.json, leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("FENFA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("FENFA_CONFIG", str(tmp_path / "no-config.json"))
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def app(data_dir):
+    return create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN], "upload_token": [UPLOAD_TOKEN]})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client):
+    return Api(client, ADMIN_TOKEN)

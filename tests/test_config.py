@@ -1,0 +1,102 @@
+"""Configuration order, the broken-config failure and first-start token generation."""
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fenfa import create_app
+from fenfa_lib.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write_config(tmp_path, values):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(values))
+    return path
+
+
+def test_defaults(monkeypatch):
+    config = load_config()
+    assert (config["host"], config["port"], config["max_upload_mb"], config["trusted_proxies"]) == (
+        "0.0.0.0", 8000, 4096, 0,
+    )
+    assert config["data_dir"] == Path("data").resolve()
+    assert config["admin_token"] == []
+
+
+def test_file_then_environment_then_overrides(monkeypatch, tmp_path):
+    path = write_config(tmp_path, {"port": 9000, "max_upload_mb": 10, "primary_domain": "https://a.example"})
+    monkeypatch.setenv("FENFA_CONFIG", str(path))
+    assert load_config()["port"] == 9000
+    monkeypatch.setenv("FENFA_PORT", "9100")
+    monkeypatch.setenv("FENFA_ADMIN_TOKEN", "one,two")
+    config = load_config()
+    assert (config["port"], config["max_upload_mb"], config["admin_token"]) == (9100, 10, ["one", "two"])
+    config = load_config({"port": 9200})
+    assert (config["port"], config["primary_domain"]) == (9200, "https://a.example")
+
+
+def test_every_key_has_an_environment_variable(monkeypatch):
+    monkeypatch.setenv("FENFA_APPLE_API_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("FENFA_UDID_SIGNING_CERT", "/tmp/cert.pem")
+    monkeypatch.setenv("FENFA_TRUSTED_PROXIES", "1")
+    config = load_config()
+    assert (config["apple_api_url"], config["udid_signing_cert"], config["trusted_proxies"]) == (
+        "http://127.0.0.1:9", "/tmp/cert.pem", 1,
+    )
+
+
+def test_broken_config_names_the_file_and_line(monkeypatch, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{\n  "port": 8000,\n  "host": \n}\n')
+    monkeypatch.setenv("FENFA_CONFIG", str(path))
+    with pytest.raises(ConfigError, match=rf"{path}: invalid JSON at line 4"):
+        load_config()
+
+
+@pytest.mark.parametrize(
+    "values,message",
+    [({"port": "eighty"}, "port must be an integer"), ({"colour": "red"}, "unknown key"), ({"admin_token": 5}, "admin_token")],
+)
+def test_bad_values_are_refused(monkeypatch, tmp_path, values, message):
+    monkeypatch.setenv("FENFA_CONFIG", str(write_config(tmp_path, values)))
+    with pytest.raises(ConfigError, match=message):
+        load_config()
+
+
+def test_server_refuses_to_start_on_a_broken_config(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{ nope")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "fenfa.py"), "--port", "0"],
+        env={"FENFA_CONFIG": str(path), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert f"{path}: invalid JSON at line 1" in result.stderr
+
+
+def test_first_start_generates_tokens_once(data_dir, capsys):
+    app = create_app({"data_dir": data_dir})
+    tokens_file = data_dir / "tokens.json"
+    stored = json.loads(tokens_file.read_text())
+    assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+    printed = capsys.readouterr().out
+    assert stored["admin_token"] in printed and stored["upload_token"] in printed
+    assert len(stored["admin_token"]) >= 32 and stored["admin_token"] != stored["upload_token"]
+    client = app.test_client()
+    assert client.get("/admin/api/products", headers={"X-Auth-Token": stored["admin_token"]}).status_code == 200
+    assert client.get("/admin/api/products", headers={"X-Auth-Token": stored["upload_token"]}).status_code == 403
+
+    again = create_app({"data_dir": data_dir})
+    assert capsys.readouterr().out == ""
+    assert again.config["FENFA"]["admin_token"] == [stored["admin_token"]]
+
+
+def test_configured_admin_token_generates_nothing(data_dir):
+    create_app({"data_dir": data_dir, "admin_token": "configured"})
+    assert not (data_dir / "tokens.json").exists()

@@ -1,0 +1,50 @@
+"""Unknown paths, wrong methods and bad bodies answer in the JSON envelope."""
+import pytest
+
+from helpers import assert_error
+
+
+@pytest.mark.parametrize("path", ["/admin/api/nope", "/api/nope", "/upload/nope", "/admin/api/products/x/y/z"])
+def test_unknown_api_paths_are_404_in_the_envelope(api, path):
+    assert_error(api.call("GET", path), 404, "NOT_FOUND", path)
+
+
+def test_wrong_method_is_405_in_the_envelope(api):
+    assert_error(api.call("PATCH", "/admin/api/products"), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_unknown_html_path_is_an_html_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (b"{not json", "valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'"text"', "JSON object"),
+    ],
+)
+def test_bad_json_is_400(api, body, message):
+    response = api.call("POST", "/admin/api/products", data=body, content_type="application/json")
+    assert_error(response, 400, "BAD_REQUEST", message)
+
+
+def test_healthz_reports_database_storage_and_https_warning(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    data = response.json["data"]
+    assert (data["status"], data["db"], data["storage"]) == ("ok", "ok", "ok")
+    assert any("https" in warning for warning in data["warnings"])
+
+
+def test_healthz_has_no_warning_with_an_https_primary_domain(data_dir):
+    from fenfa import create_app
+
+    app = create_app({"data_dir": data_dir, "admin_token": ["t"], "primary_domain": "https://apps.example.com/"})
+    assert app.test_client().get("/healthz").json["data"]["warnings"] == []
