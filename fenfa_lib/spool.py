@@ -1,0 +1,67 @@
+"""Receiving uploaded files: werkzeug's form parser writes file parts straight into a temporary
+file in the data dir while it is hashed and counted, so the body is written to disk once by
+waitress and once here, and the final step into local storage is a rename."""
+import hashlib
+import os
+import tempfile
+
+from flask import Request, current_app
+from werkzeug.exceptions import RequestEntityTooLarge
+
+
+class HashingSpool:
+    """A temporary file that keeps the SHA-256 and size of everything written to it."""
+
+    def __init__(self, directory, limit):
+        descriptor, self.path = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+        self.file = os.fdopen(descriptor, "w+b")
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.limit = limit
+
+    def write(self, data):
+        self.size += len(data)
+        if self.size > self.limit:
+            raise RequestEntityTooLarge()
+        self.digest.update(data)
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    @property
+    def sha256(self):
+        return self.digest.hexdigest()
+
+    def finish(self):
+        """Flush to disk and close; the file stays at `self.path` for parsing and storing."""
+        self.file.flush()
+        self.file.close()
+
+    def discard(self):
+        self.file.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+class SpoolingRequest(Request):
+    """Flask request whose uploaded files go to HashingSpools, removed when the request ends."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        config = current_app.config["FENFA"]
+        spool = HashingSpool(config["data_dir"] / "tmp", config["max_upload_mb"] * 1024 * 1024)
+        self.__dict__.setdefault("spools", []).append(spool)
+        return spool
+
+    def close(self):
+        super().close()
+        for spool in self.__dict__.get("spools", []):
+            spool.discard()
+
+
+def clear_stale_spools(directory):
+    """Remove temporary files a crashed or killed server left behind."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.iterdir():
+        if leftover.is_file():
+            leftover.unlink()

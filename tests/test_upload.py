@@ -1,0 +1,239 @@
+"""POST /upload: real sample packages in, rows and files out; bad input leaves nothing behind."""
+import hashlib
+import io
+import json
+
+import pytest
+
+from helpers import UPLOAD_TOKEN, assert_error
+from fenfa_lib.models import Event, ProvisioningProfile, Release, Variant
+from samples import require_samples
+
+IOS_SAMPLES = [
+    "ios-uncrackable2-xml-plist-cgbi-icons.ipa",
+    "ios-ipad-only-cgbi-icons.ipa",
+    "ios-iphone-binary-plist-no-icons.ipa",
+    "ios-xml-plist-appex-framework.ipa",
+    "ios-assets-car-only-icon.ipa",
+    "ios-flutter-app-dir-with-space.ipa",
+    "ios-legacy-min-ios5-helloworld.ipa",
+    "tvos-bilibililive.ipa",
+]
+ANDROID_SAMPLES = [
+    "android-a2dpvol-localized-label.apk",
+    "android-appinfodemo-obfuscated-res-adaptive.apk",
+    "android-intentfilter-v2-only-signed.apk",
+    "android-jamendo-minsdk4.apk",
+    "android-politedroid-minsdk3-tiny.apk",
+    "android-textstyling-adaptive-icon.apk",
+    "android-uncrackable2-native-libs.apk",
+    "android-wear-appinfoweardemo.apk",
+    "android-appinfodemo.aab",
+]
+
+
+def upload(api, variant_id, content, file_name, token=UPLOAD_TOKEN, path="/upload", **fields):
+    form = {"app_file": (io.BytesIO(content), file_name), **fields}
+    if variant_id:
+        form["variant_id"] = variant_id
+    return api.call("POST", path, token=token, data=form, content_type="multipart/form-data")
+
+
+def stored_files(data_dir):
+    uploads = data_dir / "uploads"
+    return sorted(p.relative_to(uploads).as_posix() for p in uploads.rglob("*")) if uploads.exists() else []
+
+
+def assert_nothing_left(data_dir):
+    assert Release.select().count() == 0
+    assert stored_files(data_dir) == []
+    assert list((data_dir / "tmp").iterdir()) == []
+
+
+@pytest.fixture
+def variant_for(api):
+    product = api.create_product()
+
+    def make(platform, identifier=""):
+        return api.create_variant(product["id"], platform=platform, identifier=identifier or f"{platform}.example")
+
+    return make
+
+
+@pytest.mark.parametrize("name", IOS_SAMPLES + ANDROID_SAMPLES)
+def test_every_sample_uploads_and_downloads_byte_exact(api, data_dir, name):
+    sample = require_samples() / name
+    expected = json.loads((sample.parent / "expected-metadata.json").read_text())[name]
+    content = sample.read_bytes()
+    platform = "android" if name.startswith("android") else "ios"
+    product = api.create_product()
+    identifier = expected.get("package") or expected["CFBundleIdentifier"]
+    variant = api.create_variant(product["id"], platform=platform, identifier=identifier)
+    response = upload(api, variant["id"], content, name)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    data = response.json["data"]
+    assert data["release"]["sha256"] == hashlib.sha256(content).hexdigest() == expected["sha256"]
+    assert data["release"]["size_bytes"] == len(content)
+    release_id = data["release"]["id"]
+    folder = f"{product['id']}/{variant['id']}/{release_id}"
+    assert f"{folder}/{name}" in stored_files(data_dir)
+    assert f"{folder}/meta.json" in stored_files(data_dir)
+    download = api.call("GET", f"/d/{release_id}", token="")
+    assert download.status_code == 200
+    assert hashlib.sha256(download.data).hexdigest() == expected["sha256"]
+    assert list((data_dir / "tmp").iterdir()) == []
+
+
+def test_upload_response_carries_app_release_and_urls(api, variant_for):
+    sample = require_samples() / "ios-iphone-binary-plist-no-icons.ipa"
+    variant = variant_for("ios", "com.icyleaf.AppInfoDemo")
+    response = upload(api, variant["id"], sample.read_bytes(), sample.name, channel="beta", changelog="Fixes")
+    data = response.json["data"]
+    assert response.status_code == 201
+    assert data["app"] == {
+        "id": variant["id"], "name": "Demo App", "platform": "ios", "bundle_id": "com.icyleaf.AppInfoDemo",
+        "product_id": variant["product_id"], "variant_id": variant["id"],
+    }
+    release = data["release"]
+    assert (release["version"], release["build"], release["channel"]) == ("1.2.3", "5", "beta")
+    urls = data["urls"]
+    assert urls["page"] == "http://localhost/products/demo"
+    assert urls["release_page"] == f"http://localhost/products/demo?r={release['id']}"
+    assert urls["download"] == f"http://localhost/d/{release['id']}"
+    assert urls["ios_manifest"] == f"http://localhost/ios/{release['id']}/manifest.plist"
+    assert urls["ios_install"] == (
+        "itms-services://?action=download-manifest&url=http%3A%2F%2Flocalhost%2Fios%2F" + release["id"]
+        + "%2Fmanifest.plist"
+    )
+    assert Event.get(Event.type == "upload").release_id == release["id"]
+
+
+def test_form_fields_win_over_parsed_values(api, variant_for):
+    sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
+    variant = variant_for("android", "com.politedroid")
+    release = upload(api, variant["id"], sample.read_bytes(), sample.name, version="9.9", build="99",
+                     min_os="21").json["data"]["release"]
+    row = Release.get_by_id(release["id"])
+    assert (row.version, row.build, row.min_os) == ("9.9", "99", "21")
+
+
+def test_parsed_values_fill_the_release_and_an_empty_variant_identifier(api, variant_for):
+    sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
+    variant = variant_for("android")
+    Variant.update(identifier="").where(Variant.id == variant["id"]).execute()
+    release = upload(api, variant["id"], sample.read_bytes(), sample.name).json["data"]["release"]
+    assert (release["version"], release["build"]) == ("1.3", "4")
+    assert Variant.get_by_id(variant["id"]).identifier == "com.politedroid"
+
+
+def test_identifier_mismatch_is_refused(api, variant_for, data_dir):
+    sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
+    variant = variant_for("android", "com.other.app")
+    response = upload(api, variant["id"], sample.read_bytes(), sample.name)
+    assert_error(response, 400, "BAD_REQUEST", "does not match")
+    assert_nothing_left(data_dir)
+
+
+def test_profile_of_an_ipa_is_stored_for_admins(api, variant_for):
+    sample = require_samples() / "ios-xml-plist-appex-framework.ipa"
+    variant = variant_for("ios", "com.icyleaf.test.Demo")
+    upload(api, variant["id"], sample.read_bytes(), sample.name)
+    assert ProvisioningProfile.select().count() == 1
+    product = api.data("GET", f"/admin/api/products/{variant['product_id']}")
+    profile = product["variants"][0]["releases"][0]["provisioning_profile"]
+    assert (profile["type"], profile["team_id"]) == ("enterprise", "72LA85G59H")
+    assert profile["uuid"] == "1f67e425-350e-434c-9077-9e0791347bbf"
+    assert profile["expires_at"] == "2022-01-15T06:40:53Z"
+
+
+@pytest.mark.parametrize(
+    "platform,file_name,content,fields,status,message",
+    [
+        ("ios", "app.apk", b"PK\x03\x04", {}, 400, ".apk files are not accepted for ios"),
+        ("ios", "app", b"data", {}, 400, "no extension"),
+        ("ios", "app.ipa", b"not a zip file", {}, 400, "not a zip archive"),
+        ("android", "app.apk", b"", {}, 400, "app_file is empty"),
+        ("windows", "setup.exe", b"#!/bin/sh\n", {}, 400, "does not look like a .exe"),
+        ("macos", "app.dmg", b"x" * 1000, {}, 400, "disk image trailer"),
+        ("linux", "app.deb", b"nope", {}, 400, "does not look like a .deb"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "abc"}, 400, "build must be a non-negative integer"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "-1"}, 400, "build must be a non-negative integer"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"version": "v" * 100}, 400, "version must be at most"),
+    ],
+)
+def test_bad_uploads_leave_nothing_behind(api, variant_for, data_dir, platform, file_name, content, fields, status,
+                                          message):
+    variant = variant_for(platform)
+    assert_error(upload(api, variant["id"], content, file_name, **fields), status, "BAD_REQUEST", message)
+    assert_nothing_left(data_dir)
+
+
+@pytest.mark.parametrize("name", ["ipa-not-a-zip.ipa", "ipa-empty-payload.ipa", "ipa-no-info-plist.ipa",
+                                  "ipa-no-version-keys.ipa"])
+def test_invalid_sample_packages_are_refused(api, variant_for, data_dir, name):
+    sample = require_samples() / "invalid" / name
+    variant = variant_for("ios", "com.example.iosBuildTest")
+    response = upload(api, variant["id"], sample.read_bytes(), name)
+    assert_error(response, 400, "BAD_REQUEST")
+    assert_nothing_left(data_dir)
+
+
+def test_missing_fields(api, variant_for, data_dir):
+    variant = variant_for("windows")
+    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, data={"variant_id": variant["id"]},
+                        content_type="multipart/form-data")
+    assert_error(response, 400, "BAD_REQUEST", "app_file is required")
+    assert_error(upload(api, None, b"MZ", "a.exe"), 400, "BAD_REQUEST", "variant_id is required")
+    assert_error(upload(api, "var_0000000000000000", b"MZ", "a.exe"), 404, "NOT_FOUND", "variant")
+    assert_nothing_left(data_dir)
+
+
+def test_upload_needs_a_token(api, variant_for):
+    variant = variant_for("windows")
+    assert_error(upload(api, variant["id"], b"MZ", "a.exe", token=""), 401, "UNAUTHORIZED")
+    assert_error(upload(api, variant["id"], b"MZ", "a.exe", token="nope"), 401, "UNAUTHORIZED")
+
+
+def test_desktop_files_are_stored_with_their_original_name(api, variant_for, data_dir):
+    variant = variant_for("windows")
+    content = b"MZ" + bytes(range(256)) * 10
+    release = upload(api, variant["id"], content, "../Setup Ä 1.0.exe").json["data"]["release"]
+    row = Release.get_by_id(release["id"])
+    assert row.file_name == "Setup Ä 1.0.exe"
+    response = api.call("GET", f"/d/{release['id']}", token="")
+    assert response.data == content
+    assert response.headers["Content-Type"] == "application/vnd.microsoft.portable-executable"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "filename*=UTF-8''Setup%20%C3%84%201.0.exe" in disposition
+
+
+@pytest.fixture
+def small_limit_app(data_dir):
+    from fenfa import create_app
+    from helpers import ADMIN_TOKEN
+
+    return create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN], "upload_token": [UPLOAD_TOKEN],
+                       "max_upload_mb": 1})
+
+
+def test_oversized_upload_is_413_and_leaves_nothing(small_limit_app, data_dir):
+    from helpers import ADMIN_TOKEN, Api
+
+    api = Api(small_limit_app.test_client(), ADMIN_TOKEN)
+    variant = api.create_variant(api.create_product()["id"], platform="windows")
+    too_big = b"MZ" + b"\0" * (2 * 1024 * 1024)
+    assert_error(upload(api, variant["id"], too_big, "big.exe"), 413, "PAYLOAD_TOO_LARGE")
+    just_over = b"MZ" + b"\0" * (1024 * 1024)
+    assert_error(upload(api, variant["id"], just_over, "big.exe"), 413, "PAYLOAD_TOO_LARGE")
+    assert_nothing_left(data_dir)
+    fits = b"MZ" + b"\0" * (1024 * 1024 - 10)
+    assert upload(api, variant["id"], fits, "ok.exe").status_code == 201
+
+
+def test_stale_temporary_files_are_removed_at_start(data_dir):
+    from fenfa import create_app
+
+    (data_dir / "tmp").mkdir(parents=True)
+    (data_dir / "tmp" / "upload-crashed.part").write_bytes(b"half a file")
+    create_app({"data_dir": data_dir, "admin_token": ["t"]})
+    assert list((data_dir / "tmp").iterdir()) == []
