@@ -237,3 +237,29 @@ def test_stale_temporary_files_are_removed_at_start(data_dir):
     (data_dir / "tmp" / "upload-crashed.part").write_bytes(b"half a file")
     create_app({"data_dir": data_dir, "admin_token": ["t"]})
     assert list((data_dir / "tmp").iterdir()) == []
+
+
+def test_storage_failure_is_an_error_that_leaves_nothing(api, variant_for, data_dir, monkeypatch):
+    from fenfa_lib.storage import LocalStorage, StorageError
+
+    def failing_save(self, key, source_path):
+        raise StorageError("disk full")
+
+    monkeypatch.setattr(LocalStorage, "save_file", failing_save)
+    variant = variant_for("windows")
+    assert_error(upload(api, variant["id"], b"MZ" + b"\0" * 64, "a.exe"), 500, "INTERNAL_ERROR", "disk full")
+    assert_nothing_left(data_dir)
+
+
+def test_client_disconnect_mid_upload_leaves_nothing(api, variant_for, data_dir):
+    variant = variant_for("windows")
+    boundary = "fenfa-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"variant_id\"\r\n\r\n{variant['id']}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"app_file\"; filename=\"a.exe\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + b"MZ" + b"\0" * 100_000
+    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, data=body,
+                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                                 "Content-Length": str(len(body) + 50_000)})
+    assert response.status_code == 400
+    assert response.json["ok"] is False
+    assert_nothing_left(data_dir)
