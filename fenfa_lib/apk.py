@@ -1,0 +1,321 @@
+"""Android packages (.apk): the manifest and resource table via apkutils2's low-level parsers, member by member."""
+import contextlib
+import io
+import re
+import struct
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from apkutils2.axml import axmlparser
+from apkutils2.axml.arscparser import ARSCParser
+from apkutils2.axml.public import SYSTEM_RESOURCES
+
+from fenfa_lib.appinfo import MIB, AppInfo, PackageError, open_zip, read_member, read_optional
+from fenfa_lib.images import image_type
+
+MANIFEST_LIMIT = 8 * MIB
+ARSC_LIMIT = 32 * MIB
+ICON_LIMIT = 8 * MIB
+ANDROID_ATTRIBUTES = SYSTEM_RESOURCES["attributes"]["inverse"]
+FALLBACK_ICON = re.compile(r"^res/mipmap[^/]*/ic_launcher[^/]*\.(png|webp)$")
+RASTER_SUFFIXES = (".png", ".webp")
+ANYDPI, NODPI = 0xFFFE, 0xFFFF
+CONFIG_FIELDS = ("imsi", "locale", "screenType", "input", "screenSize", "version", "screenConfig", "screenSizeDp")
+
+
+class Ref(NamedTuple):
+    """An @reference to a resource, as opposed to a literal value."""
+    id: int
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict
+    children: list = field(default_factory=list)
+
+    def iter(self, tag):
+        """Descendants with this tag in document order; iterative, as hostile files nest deeply."""
+        pending = list(reversed(self.children))
+        while pending:
+            element = pending.pop()
+            if element.tag == tag:
+                yield element
+            pending += reversed(element.children)
+
+
+@dataclass
+class Manifest:
+    package: str
+    version_code: str | None
+    version_name: str | Ref | None
+    min_sdk: str | None
+    target_sdk: str | None
+    label: str | Ref | None
+    icons: list  # Refs: the launcher activity's icon first, then the application's
+    device_family: list
+
+
+def parse_apk(path):
+    """AppInfo for an .apk file; raises PackageError when it is not a usable Android app."""
+    with open_zip(path, "APK") as archive:
+        root = binary_xml_tree(read_member(archive, "AndroidManifest.xml", MANIFEST_LIMIT))
+        if root is None:
+            raise PackageError("AndroidManifest.xml is not valid binary XML")
+        manifest = read_manifest(root)
+        table = _resource_table(archive)
+        icon = _icon(archive, table, manifest.icons) if table else None
+        return build_app_info("apk", manifest, lambda ref: _string(table, ref), icon or _fallback_icon(archive))
+
+
+def binary_xml_tree(data):
+    """The root Element of an Android binary XML document, or None when it does not parse."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # apkutils2 prints its warnings
+            parser = axmlparser.AXMLParser(data)
+            return _build_tree(parser)
+    except Exception:  # apkutils2 raises bare Exception, struct.error, IndexError... on malformed input
+        return None
+
+
+def _build_tree(parser):
+    root, open_elements = None, []
+    while True:
+        event = next(parser)
+        if event == axmlparser.START_TAG:
+            element = Element(parser.get_name(), _attributes(parser))
+            if open_elements:
+                open_elements[-1].children.append(element)
+            elif root is None:
+                root = element
+            open_elements.append(element)
+        elif event == axmlparser.END_TAG and open_elements:
+            open_elements.pop()
+        elif event in (axmlparser.END_DOCUMENT, -1):
+            return root
+
+
+def _attributes(parser):
+    attrs = {}
+    for index in range(int(parser.get_attribute_count())):
+        kind, data = parser.get_attribute_valueType(index), parser.get_attribute_value_data(index)
+        if kind == axmlparser.TYPE_STRING:
+            value = parser.get_attribute_value(index)
+        elif kind == axmlparser.TYPE_REFERENCE:
+            value = Ref(data)
+        elif kind == axmlparser.TYPE_INT_BOOLEAN:
+            value = data != 0
+        elif axmlparser.TYPE_FIRST_INT <= kind <= axmlparser.TYPE_LAST_INT:
+            value = data
+        else:
+            continue
+        attrs[_attribute_name(parser, index)] = value
+    return attrs
+
+
+def _attribute_name(parser, index):
+    """Android attributes by resource id, which the platform trusts, since obfuscators rename the name strings."""
+    name_index = parser.m_attributes[parser.get_attribute_offset(index) + axmlparser.ATTRIBUTE_IX_NAME]
+    if 0 <= name_index < len(parser.m_resourceIDs):
+        name = ANDROID_ATTRIBUTES.get(parser.m_resourceIDs[name_index])
+        if name:
+            return name
+    return parser.get_attribute_name(index).removeprefix("android:")
+
+
+def read_manifest(root):
+    """The fields Fenfa needs from a manifest tree (binary XML or protobuf)."""
+    package = root.attrs.get("package") if root.tag == "manifest" else None
+    if not isinstance(package, str) or not package.strip():
+        raise PackageError("AndroidManifest.xml has no package name")
+    application = next(root.iter("application"), Element("application", {}))
+    uses_sdk = next(root.iter("uses-sdk"), Element("uses-sdk", {}))
+    icons = [_launcher_icon(application), application.attrs.get("icon")]
+    watch = any(feature.attrs.get("name") == "android.hardware.type.watch"
+                and feature.attrs.get("required") is not False for feature in root.iter("uses-feature"))
+    return Manifest(
+        package=package.strip(),
+        version_code=_scalar(root.attrs.get("versionCode")),
+        version_name=root.attrs.get("versionName"),
+        min_sdk=_scalar(uses_sdk.attrs.get("minSdkVersion")),
+        target_sdk=_scalar(uses_sdk.attrs.get("targetSdkVersion")),
+        label=application.attrs.get("label"),
+        icons=[icon for icon in icons if isinstance(icon, Ref)],
+        device_family=["watch"] if watch else [],
+    )
+
+
+def _launcher_icon(application):
+    """The icon of the MAIN/LAUNCHER activity, which is what the home screen shows."""
+    for tag in ("activity", "activity-alias"):
+        for activity in application.iter(tag):
+            for intent_filter in activity.iter("intent-filter"):
+                actions = {action.attrs.get("name") for action in intent_filter.iter("action")}
+                categories = {category.attrs.get("name") for category in intent_filter.iter("category")}
+                if "android.intent.action.MAIN" in actions and "android.intent.category.LAUNCHER" in categories:
+                    if activity.attrs.get("icon") is not None:
+                        return activity.attrs["icon"]
+    return None
+
+
+def _scalar(value):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value).strip() or None
+
+
+def build_app_info(package_type, manifest, resolve_string, icon):
+    """AppInfo from a manifest; resolve_string turns a Ref into text (or None)."""
+    version_name = manifest.version_name
+    version_name = _scalar(resolve_string(version_name) if isinstance(version_name, Ref) else version_name)
+    if not (version_name or manifest.version_code):
+        raise PackageError("AndroidManifest.xml has no versionName or versionCode")
+    label = resolve_string(manifest.label) if isinstance(manifest.label, Ref) else manifest.label
+    return AppInfo(
+        package_type=package_type,
+        platform="android",
+        identifier=manifest.package,
+        version=version_name or manifest.version_code,
+        build=manifest.version_code or version_name,
+        display_name=_scalar(label) or manifest.package,
+        min_os=manifest.min_sdk,
+        target_os=manifest.target_sdk,
+        device_family=manifest.device_family,
+        icon=icon,
+        installable=package_type != "aab",
+    )
+
+
+def _resource_table(archive):
+    """apkutils2's parsed resources.arsc, or None when it is missing or in a form apkutils2 misreads."""
+    data = read_optional(archive, "resources.arsc", ARSC_LIMIT)
+    if data is None or not _walkable_table(data):
+        return None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return ARSCParser(data)
+    except Exception:  # apkutils2 raises many exception types on tables it cannot read
+        return None
+
+
+def _walkable_table(data):
+    """Well-formed chunk sizes (a zero size makes apkutils2 loop forever) and none of aapt2's sparse,
+    16-bit-offset, compact or deduplicated entries, which apkutils2 reads as garbage."""
+    try:
+        kind, header_size, size = struct.unpack_from("<HHI", data)
+        if kind != 0x0002:
+            return False
+        packages = [chunk for chunk in _chunks(data, header_size, size) if chunk[0] == 0x0200]
+        for _, start, header_size, size in packages:
+            for kind, *chunk in _chunks(data, start + header_size, start + size):
+                if kind == 0x0201 and not _plain_type_chunk(data, *chunk):
+                    return False
+    except (struct.error, ValueError):
+        return False
+    return True
+
+
+def _chunks(data, position, end):
+    """(type, start, header size, size) of the chunks laid end to end in data[position:end]."""
+    if end > len(data):
+        raise ValueError("chunk runs past the end of the table")
+    while position < end:
+        kind, header_size, size = struct.unpack_from("<HHI", data, position)
+        if not 8 <= header_size <= size or position + size > end:
+            raise ValueError("malformed chunk")
+        yield kind, position, header_size, size
+        position += size
+
+
+def _plain_type_chunk(data, start, header_size, size):
+    flags, entry_count, entries_start = data[start + 9], *struct.unpack_from("<II", data, start + 12)
+    if flags & 0x03 or header_size + 4 * entry_count > size:
+        return False
+    previous = -1
+    for (offset,) in struct.iter_unpack("<I", data[start + header_size:start + header_size + 4 * entry_count]):
+        if offset == 0xFFFFFFFF:
+            continue
+        entry = start + entries_start + offset
+        if offset <= previous or entry + 8 > start + size or data[entry + 2] & 0x08:
+            return False
+        previous = offset
+    return True
+
+
+def _resolved(table, ref):
+    """(config, value) pairs for a resource id, following references; [] when apkutils2 fails."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return [(config, value) for config, value in table.get_resolved_res_configs(ref.id)
+                    if isinstance(value, str)]
+    except Exception:  # apkutils2 raises many exception types on tables it cannot read
+        return []
+
+
+def _string(table, ref):
+    """The default-locale value, else the one with the fewest qualifiers (some apps have no plain default)."""
+    values = _resolved(table, ref) if table else []
+    return min(values, key=lambda pair: (pair[0].locale != 0, _qualifier_count(pair[0])))[1] if values else None
+
+
+def _qualifier_count(config):
+    return sum(1 for name in CONFIG_FIELDS if getattr(config, name, 0))
+
+
+def _icon(archive, table, refs):
+    """The highest-density PNG/WebP of the first icon resource that has one; for an adaptive icon without
+    rasters, its foreground's."""
+    for ref in refs:
+        files = _resolved(table, ref)
+        rasters = _rasters(files) or [pair for foreground in _adaptive_foregrounds(archive, files)
+                                      for pair in _rasters(_resolved(table, foreground))]
+        names = sorted({name for _, name in rasters}, key=lambda name: _icon_rank(archive, rasters, name))
+        icon = first_image(archive, reversed(names))
+        if icon:
+            return icon
+    return None
+
+
+def _rasters(files):
+    return [(config, name) for config, name in files if name.lower().endswith(RASTER_SUFFIXES)]
+
+
+def _adaptive_foregrounds(archive, files):
+    """Refs of the foreground layer of the <adaptive-icon> XML files among the resolved icon files."""
+    foregrounds = []
+    for _, name in files:
+        root = binary_xml_tree(read_optional(archive, name, ICON_LIMIT) or b"") if name.endswith(".xml") else None
+        layer = next(root.iter("foreground"), None) if root is not None and root.tag == "adaptive-icon" else None
+        if layer is not None and isinstance(layer.attrs.get("drawable"), Ref):
+            foregrounds.append(layer.attrs["drawable"])
+    return foregrounds
+
+
+def _icon_rank(archive, rasters, name):
+    """Density first, then file size."""
+    density = max(density_rank(config.get_density()) for config, value in rasters if value == name)
+    try:
+        return density, archive.getinfo(name).file_size
+    except KeyError:
+        return density, 0
+
+
+def density_rank(density):
+    """Orders densities for icon choice: no qualifier counts as mdpi, nodpi and anydpi come last."""
+    return {0: 160, NODPI: 1, ANYDPI: 0}.get(density, density)
+
+
+def first_image(archive, names):
+    """The first member that is a readable PNG or WebP."""
+    for name in names:
+        data = read_optional(archive, name, ICON_LIMIT)
+        if data and image_type(data):
+            return data
+    return None
+
+
+def _fallback_icon(archive):
+    """The largest res/mipmap*/ic_launcher* raster, for tables apkutils2 cannot read."""
+    candidates = sorted((info.file_size, info.filename) for info in archive.infolist()
+                        if FALLBACK_ICON.match(info.filename))
+    return first_image(archive, [name for _, name in reversed(candidates)])

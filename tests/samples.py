@@ -1,0 +1,114 @@
+"""The shared corpus of real app packages (../shared/samples), its expected metadata, and icon checks."""
+import json
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+# Read at import: the conftest removes every FENFA_* variable before each test runs.
+SAMPLES_OVERRIDE = os.environ.get("FENFA_SAMPLES")
+MISSING = "corpus-missing"
+
+
+def samples_dir():
+    if SAMPLES_OVERRIDE:
+        return Path(SAMPLES_OVERRIDE)
+    return Path(__file__).resolve().parents[2] / "shared" / "samples"
+
+
+def require_samples():
+    """The corpus directory; when it is missing the test fails on CI and is skipped elsewhere."""
+    directory = samples_dir()
+    if not (directory / "expected-metadata.json").is_file():
+        message = f"sample corpus not found at {directory} (set FENFA_SAMPLES)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return directory
+
+
+def expected():
+    path = samples_dir() / "expected-metadata.json"
+    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+
+
+def sample_names(pattern):
+    """Corpus files matching a glob, relative to the corpus; one placeholder when the corpus is missing,
+    so that the test still runs and require_samples decides between skip and fail."""
+    directory = samples_dir()
+    if not directory.is_dir():
+        return [MISSING]
+    return sorted(path.relative_to(directory).as_posix() for path in directory.glob(pattern))
+
+
+def sample(name):
+    """(path, expected metadata) of a corpus file."""
+    directory = require_samples()
+    return directory / name, expected()[name]
+
+
+def png_pixels(data):
+    """(width, height, bytes per pixel, unfiltered pixel bytes) of an 8-bit non-interlaced PNG, checking its
+    signature, chunk order and CRCs; written independently of fenfa_lib.images."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, position = [], 8
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        body = data[position + 8:position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length:position + 12 + length])
+        assert crc == zlib.crc32(kind + body), f"bad CRC in {kind}"
+        chunks.append((kind, body))
+        position += 12 + length
+    kinds = [kind for kind, _ in chunks]
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and b"CgBI" not in kinds
+    width, height, depth, color_type, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    if depth != 8 or interlace or color_type not in (0, 2, 4, 6):
+        return width, height, None, raw
+    bpp = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
+    return width, height, bpp, unfilter(raw, width, height, bpp)
+
+
+def unfilter(raw, width, height, bpp):
+    stride, rows, previous = width * bpp, [], bytearray(width * bpp)
+    assert len(raw) == height * (stride + 1)
+    for y in range(height):
+        kind, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = row[i - bpp] if i >= bpp else 0
+            up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
+            if kind == 4:
+                estimate = left + up - up_left
+                distances = [abs(estimate - left), abs(estimate - up), abs(estimate - up_left)]
+                predictor = (left, up, up_left)[distances.index(min(distances))]
+            else:
+                predictor = [0, left, up, (left + up) // 2][kind]
+            row[i] = (row[i] + predictor) & 0xFF
+        rows.append(bytes(row))
+        previous = row
+    return b"".join(rows)
+
+
+def icon_size(data):
+    """(width, height) of a valid PNG or WebP icon; fails the test on anything else."""
+    if data[:4] == b"RIFF":
+        assert data[8:12] == b"WEBP" and struct.unpack("<I", data[4:8])[0] + 8 == len(data)
+        kind = data[12:16]
+        if kind == b"VP8 ":
+            width, height = struct.unpack("<HH", data[26:30])
+            return width & 0x3FFF, height & 0x3FFF
+        if kind == b"VP8L":
+            bits = struct.unpack("<I", data[21:25])[0]
+            return (bits & 0x3FFF) + 1, (bits >> 14 & 0x3FFF) + 1
+        assert kind == b"VP8X", kind
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    width, height, _, _ = png_pixels(data)
+    return width, height
+
+
+def ihdr_size(data):
+    """(width, height) from the IHDR of a PNG or CgBI file, found by search rather than chunk walking."""
+    start = data.index(b"IHDR") + 4
+    return struct.unpack(">II", data[start:start + 8])

@@ -1,0 +1,201 @@
+"""AAB parsing: the corpus bundle against its expected metadata, and bundles with protobuf manifests built here."""
+import random
+import zipfile
+
+import pytest
+
+from fenfa_lib.aab import parse_aab
+from fenfa_lib.appinfo import PackageError
+from fenfa_lib.packages import parse_package
+from samples import icon_size, sample, sample_names
+from test_images import make_png
+
+ANDROID_NS = "http://schemas.android.com/apk/res/android"
+ATTRIBUTE_IDS = {"label": 0x01010001, "icon": 0x01010002, "name": 0x01010003, "versionCode": 0x0101021B,
+                 "versionName": 0x0101021C, "minSdkVersion": 0x0101020C, "targetSdkVersion": 0x01010270,
+                 "drawable": 0x01010199}
+LABEL_ID, ICON_ID, FOREGROUND_ID = 0x7F0F0001, 0x7F0C0000, 0x7F070002
+
+
+@pytest.mark.parametrize("name", sample_names("*.aab"))
+def test_corpus_aab_matches_expected_metadata(name):
+    path, meta = sample(name)
+    app = parse_aab(path)
+
+    assert (app.package_type, app.platform, app.installable) == ("aab", "android", False)
+    assert app.identifier == meta["package"]
+    assert (app.version, app.build) == (meta["versionName"], meta["versionCode"])
+    assert (app.min_os, app.target_os) == (meta["minSdk"], meta["targetSdk"])
+    assert app.display_name == meta["label_by_locale"]["(default)"]
+    with zipfile.ZipFile(path) as archive:
+        rasters = [archive.read("base/" + file) for file in meta["icon_files"] if file.endswith((".png", ".webp"))]
+    assert app.icon in rasters
+    assert icon_size(app.icon) == max((icon_size(data) for data in rasters), key=lambda size: size[0] * size[1])
+
+
+def varint(value):
+    out = bytearray()
+    while True:
+        out.append(value & 0x7F | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def field(number, value):
+    """One protobuf field: ints as varints, bytes/str/nested messages as length-delimited."""
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    data = value.encode() if isinstance(value, str) else value
+    return varint(number << 3 | 2) + varint(len(data)) + data
+
+
+def message(*fields):
+    return b"".join(field(number, value) for number, value in fields)
+
+
+def attribute(name, text, item=None):
+    fields = [(1, ANDROID_NS), (2, name), (3, text)] if name in ATTRIBUTE_IDS else [(2, name), (3, text)]
+    fields += [(5, ATTRIBUTE_IDS[name])] if name in ATTRIBUTE_IDS else []
+    return message(*fields, *([(6, item)] if item else []))
+
+
+def reference(res_id):
+    return message((1, message((2, res_id))))
+
+
+def primitive(number):
+    return message((7, message((6, number))))
+
+
+def element(tag, attributes=(), children=()):
+    return message((1, message((3, tag), *[(4, attr) for attr in attributes], *[(5, child) for child in children])))
+
+
+def proto_manifest(package="com.example.bundle", version_code=12, version_name="1.2", label=None):
+    sdk = element("uses-sdk", [attribute("minSdkVersion", "24", primitive(24)),
+                               attribute("targetSdkVersion", "34", primitive(34))])
+    label_attr = attribute("label", "@string/app_name", reference(LABEL_ID)) if label is None else attribute("label", label)
+    application = element("application", [label_attr, attribute("icon", "@mipmap/ic_launcher", reference(ICON_ID))])
+    attrs = [attribute("package", package)] if package else []
+    attrs += [attribute("versionCode", str(version_code), primitive(version_code))] if version_code else []
+    attrs += [attribute("versionName", version_name)] if version_name else []
+    return element("manifest", attrs, [sdk, application])
+
+
+def config_value(item, locale="", density=0):
+    config = message(*([(3, locale)] if locale else []), *([(18, density)] if density else []))
+    return message((1, config), (2, message((4, item))))
+
+
+def entry(entry_id, *values):
+    entry_id_message = message((1, entry_id)) if entry_id else b""  # proto3 leaves out a zero id
+    return message((1, entry_id_message), *[(6, value) for value in values])
+
+
+def string_item(text):
+    return message((2, message((1, text))))
+
+
+def file_item(path):
+    return message((5, message((1, path))))
+
+
+def resource_type(type_id, name, *entries):
+    return message((1, message((1, type_id))), (2, name), *[(3, entry_bytes) for entry_bytes in entries])
+
+
+def file_entry(entry_id, files):
+    """An entry with one FileReference per (density, path)."""
+    return entry(entry_id, *[config_value(file_item(path), density=density) for density, path in files])
+
+
+def resource_table(icon_files, foreground_files=()):
+    label = entry(1, config_value(string_item("Bündel"), "de"), config_value(string_item("Bundle Label")))
+    package = message((1, message((1, 0x7F))), (2, "com.example.bundle"),
+                      (3, resource_type(0x0F, "string", label)),
+                      (3, resource_type(0x0C, "mipmap", file_entry(0, icon_files))),
+                      (3, resource_type(0x07, "drawable", file_entry(2, foreground_files))))
+    return message((2, package))
+
+
+def make_aab(path, manifest_bytes, members=None):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("BundleConfig.pb", b"")
+        if manifest_bytes is not None:
+            archive.writestr("base/manifest/AndroidManifest.xml", manifest_bytes)
+        for name, data in (members or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_synthetic_bundle_resolves_label_and_icon_through_resources_pb(tmp_path):
+    icons = [(160, "res/mipmap-mdpi-v4/ic_launcher.png"), (480, "res/mipmap-xxhdpi-v4/ic_launcher.png"),
+             (240, "res/mipmap-hdpi-v4/ic_launcher.png"), (0xFFFE, "res/mipmap-anydpi-v26/ic_launcher.xml")]
+    members = {"base/resources.pb": resource_table(icons),
+               "base/res/mipmap-mdpi-v4/ic_launcher.png": make_png(8, 8),
+               "base/res/mipmap-hdpi-v4/ic_launcher.png": make_png(12, 12),
+               "base/res/mipmap-xxhdpi-v4/ic_launcher.png": make_png(24, 24)}
+    app = parse_aab(make_aab(tmp_path / "app.aab", proto_manifest(), members))
+
+    assert app.identifier == "com.example.bundle"
+    assert (app.version, app.build) == ("1.2", "12")
+    assert (app.min_os, app.target_os) == ("24", "34")
+    assert app.display_name == "Bundle Label"
+    assert icon_size(app.icon) == (24, 24)
+    assert app.installable is False
+
+
+def test_adaptive_only_icon_uses_a_raster_foreground(tmp_path):
+    adaptive = element("adaptive-icon", children=[element("foreground", [
+        attribute("drawable", "@drawable/fg", reference(FOREGROUND_ID))])])
+    members = {"base/resources.pb": resource_table([(0xFFFE, "res/mipmap-anydpi-v26/ic_launcher.xml")],
+                                                   [(320, "res/drawable-xhdpi/fg.png"), (160, "res/drawable-mdpi/fg.png")]),
+               "base/res/mipmap-anydpi-v26/ic_launcher.xml": adaptive,
+               "base/res/drawable-xhdpi/fg.png": make_png(16, 16),
+               "base/res/drawable-mdpi/fg.png": make_png(8, 8)}
+    app = parse_aab(make_aab(tmp_path / "app.aab", proto_manifest(), members))
+    assert icon_size(app.icon) == (16, 16)
+
+
+def test_bundle_without_resources_pb_uses_the_fallbacks(tmp_path):
+    members = {"base/res/mipmap-xxxhdpi-v4/ic_launcher.webp": b"not really a webp",
+               "base/res/mipmap-xhdpi-v4/ic_launcher.png": make_png(20, 20),
+               "base/res/mipmap-hdpi-v4/ic_launcher.png": make_png(30, 30),
+               "base/res/mipmap-xxhdpi-v4/ic_launcher_round.png": make_png(40, 40)}
+    app = parse_aab(make_aab(tmp_path / "app.aab", proto_manifest(), members))
+    assert app.display_name == "com.example.bundle"
+    assert icon_size(app.icon) == (20, 20)
+
+
+def test_literal_label(tmp_path):
+    assert parse_aab(make_aab(tmp_path / "app.aab", proto_manifest(label="Literal"))).display_name == "Literal"
+
+
+@pytest.mark.parametrize("manifest_bytes, message_part", [
+    (None, "is missing"),
+    (b"\x0a\xff\xff\xff\xff\x0f", "not a valid aapt2 protobuf"),
+    (message((2, "just text")), "has no root element"),
+    (proto_manifest(package=None), "no package name"),
+    (proto_manifest(version_code=None, version_name=None), "no versionName or versionCode"),
+])
+def test_unusable_bundle_raises_package_error(tmp_path, manifest_bytes, message_part):
+    with pytest.raises(PackageError, match=message_part):
+        parse_aab(make_aab(tmp_path / "bad.aab", manifest_bytes))
+
+
+def test_mutated_manifests_only_ever_raise_package_error(tmp_path):
+    good, generator = proto_manifest(), random.Random(99)
+    for _ in range(300):
+        damaged = bytearray(good)
+        for _ in range(generator.randint(1, 6)):
+            damaged[generator.randrange(len(damaged))] = generator.randrange(256)
+        try:
+            parse_aab(make_aab(tmp_path / "fuzz.aab", bytes(damaged)))
+        except PackageError:
+            pass
+
+
+def test_parse_package_dispatches_aab_by_extension(tmp_path):
+    path = make_aab(tmp_path / "upload.bin", proto_manifest())
+    assert parse_package(path, "bundle.AAB").identifier == "com.example.bundle"

@@ -1,0 +1,298 @@
+"""APK parsing: every corpus APK against its expected metadata, and APKs with binary XML manifests built here."""
+import random
+import signal
+import struct
+import zipfile
+
+import pytest
+
+from fenfa_lib.apk import parse_apk
+from fenfa_lib.appinfo import PackageError
+from fenfa_lib.packages import parse_package
+from samples import icon_size, sample, sample_names
+from test_images import make_png
+
+# The launcher activity's own icon wins over the application icon, as on the home screen.
+LAUNCHER_ICONS = {"android-a2dpvol-localized-label.apk": "res/drawable/icon5.png"}
+ANDROID_NS = "http://schemas.android.com/apk/res/android"
+ATTRIBUTE_IDS = {"label": 0x01010001, "icon": 0x01010002, "name": 0x01010003, "required": 0x0101028E,
+                 "versionCode": 0x0101021B, "versionName": 0x0101021C, "minSdkVersion": 0x0101020C,
+                 "targetSdkVersion": 0x01010270, "drawable": 0x01010199}
+APP_ICON, ACTIVITY_ICON, FOREGROUND, BACKGROUND = 0x7F020000, 0x7F020001, 0x7F020002, 0x7F020003
+STRING, REFERENCE, INT, BOOLEAN = 0x03, 0x01, 0x10, 0x12
+
+
+@pytest.mark.parametrize("name", sample_names("*.apk"))
+def test_corpus_apk_matches_expected_metadata(name):
+    path, meta = sample(name)
+    app = parse_apk(path)
+
+    assert (app.package_type, app.platform, app.installable) == ("apk", "android", True)
+    assert app.identifier == meta["package"]
+    assert app.version == meta["versionName"]
+    assert app.build == meta["versionCode"]
+    assert (app.min_os, app.target_os) == (meta["minSdk"], meta["targetSdk"])
+    assert app.display_name == meta["app_name_androguard"]
+    assert app.device_family == (["watch"] if "android.hardware.type.watch" in meta["uses_features"] else [])
+
+    with zipfile.ZipFile(path) as archive:
+        if name in LAUNCHER_ICONS:
+            assert app.icon == archive.read(LAUNCHER_ICONS[name])
+            return
+        rasters = {file: archive.read(file) for file in meta["icon_by_config"].values()
+                   if file.endswith((".png", ".webp"))}
+    largest = max(icon_size(data)[0] * icon_size(data)[1] for data in rasters.values())
+    assert app.icon in rasters.values()
+    assert icon_size(app.icon)[0] * icon_size(app.icon)[1] == largest
+
+
+def test_corpus_label_without_a_default_config_uses_the_best_available():
+    path, meta = sample("android-jamendo-minsdk4.apk")
+    assert "(default)" not in meta["label_by_config"]
+    assert parse_apk(path).display_name == "Jamendo"
+
+
+class Axml:
+    """A minimal binary XML (AXML) writer: UTF-16 string pool, resource map, namespace and element chunks."""
+
+    def __init__(self):
+        self.strings = list(ATTRIBUTE_IDS) + [ANDROID_NS, "android"]
+        self.body = b""
+
+    def index(self, text):
+        if text not in self.strings:
+            self.strings.append(text)
+        return self.strings.index(text)
+
+    def start(self, tag, attrs=()):
+        """attrs: (name, value type, value) with value a str, int or bool."""
+        encoded = b""
+        for name, kind, value in attrs:
+            raw = self.index(value) if kind == STRING else 0xFFFFFFFF
+            data = {STRING: raw, BOOLEAN: 0xFFFFFFFF if value else 0}.get(kind, value)
+            namespace = self.index(ANDROID_NS) if name in ATTRIBUTE_IDS else 0xFFFFFFFF
+            encoded += struct.pack("<IIIHBBI", namespace, self.index(name), raw, 8, 0, kind, data)
+        header = struct.pack("<IIIIHHHHHH", 0, 0xFFFFFFFF, 0xFFFFFFFF, self.index(tag), 20, 20, len(attrs), 0, 0, 0)
+        self.body += struct.pack("<HHI", 0x0102, 16, 8 + len(header) + len(encoded)) + header + encoded
+        return self
+
+    def end(self, tag):
+        self.body += struct.pack("<HHIIIII", 0x0103, 16, 24, 0, 0xFFFFFFFF, 0xFFFFFFFF, self.index(tag))
+        return self
+
+    def build(self):
+        namespace = struct.pack("<IIII", 0, 0xFFFFFFFF, self.index("android"), self.index(ANDROID_NS))
+        start_ns = struct.pack("<HHI", 0x0100, 16, 24) + namespace
+        end_ns = struct.pack("<HHI", 0x0101, 16, 24) + namespace
+        data = b"".join(struct.pack("<H", len(text)) + text.encode("utf-16-le") + b"\x00\x00" for text in self.strings)
+        offsets, position = [], 0
+        for text in self.strings:
+            offsets.append(position)
+            position += 4 + 2 * len(text)
+        data += bytes(-len(data) % 4)
+        pool_header = struct.pack("<IIIII", len(self.strings), 0, 0, 28 + 4 * len(self.strings), 0)
+        pool = struct.pack("<HHI", 0x0001, 28, 8 + len(pool_header) + 4 * len(offsets) + len(data)) + pool_header
+        pool += struct.pack(f"<{len(offsets)}I", *offsets) + data
+        resource_map = struct.pack("<HHI", 0x0180, 8, 8 + 4 * len(ATTRIBUTE_IDS)) + struct.pack(
+            f"<{len(ATTRIBUTE_IDS)}I", *ATTRIBUTE_IDS.values())
+        chunks = pool + resource_map + start_ns + self.body + end_ns
+        return struct.pack("<HHI", 0x0003, 8, 8 + len(chunks)) + chunks
+
+
+def manifest(package="com.example.synthetic", version_name="3.1 beta", version_code=31, label="Synthetic Label",
+             watch=False, extra=(), launcher_icon=None):
+    xml = Axml()
+    attrs = [("package", STRING, package)] if package else []
+    attrs += [("versionCode", INT, version_code)] if version_code is not None else []
+    attrs += [("versionName", STRING, version_name)] if version_name is not None else []
+    xml.start("manifest", attrs)
+    xml.start("uses-sdk", [("minSdkVersion", INT, 21), ("targetSdkVersion", INT, 34)]).end("uses-sdk")
+    if watch:
+        xml.start("uses-feature", [("name", STRING, "android.hardware.type.watch")]).end("uses-feature")
+    for tag, attributes in extra:
+        xml.start(tag, attributes).end(tag)
+    label_attr = [("label", STRING, label)] if isinstance(label, str) else [("label", REFERENCE, label)]
+    xml.start("application", label_attr + [("icon", REFERENCE, APP_ICON)])
+    if launcher_icon:
+        xml.start("activity", [("name", STRING, ".Settings"), ("icon", REFERENCE, APP_ICON)]).end("activity")
+        xml.start("activity", [("name", STRING, ".Main"), ("icon", REFERENCE, launcher_icon)]).start("intent-filter")
+        xml.start("action", [("name", STRING, "android.intent.action.MAIN")]).end("action")
+        xml.start("category", [("name", STRING, "android.intent.category.LAUNCHER")]).end("category")
+        xml.end("intent-filter").end("activity")
+    return xml.end("application").end("manifest").build()
+
+
+def make_apk(path, manifest_bytes, members=None):
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        if manifest_bytes is not None:
+            archive.writestr("AndroidManifest.xml", manifest_bytes)
+        for name, data in (members or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_synthetic_apk_without_resource_table_uses_the_fallbacks(tmp_path):
+    members = {
+        "res/mipmap-hdpi-v4/ic_launcher.png": make_png(12, 12),
+        "res/mipmap-xxxhdpi-v4/ic_launcher.png": make_png(48, 48),
+        "res/drawable-xxxhdpi-v4/splash.png": make_png(90, 90),
+    }
+    app = parse_apk(make_apk(tmp_path / "app.apk", manifest(label=0x7F050001), members))
+
+    assert app.identifier == "com.example.synthetic"
+    assert (app.version, app.build) == ("3.1 beta", "31")
+    assert (app.min_os, app.target_os) == ("21", "34")
+    assert app.display_name == "com.example.synthetic"
+    assert app.device_family == []
+    assert icon_size(app.icon) == (48, 48)
+
+
+def test_literal_label_and_watch_feature(tmp_path):
+    app = parse_apk(make_apk(tmp_path / "app.apk", manifest(watch=True)))
+    assert app.display_name == "Synthetic Label"
+    assert app.device_family == ["watch"]
+    assert app.icon is None
+
+
+def test_optional_watch_feature_does_not_make_a_watch_app(tmp_path):
+    optional = [("uses-feature", [("name", STRING, "android.hardware.type.watch"), ("required", BOOLEAN, False)])]
+    assert parse_apk(make_apk(tmp_path / "app.apk", manifest(extra=optional))).device_family == []
+
+
+@pytest.mark.parametrize("version_name, version_code, version, build", [
+    (None, 7, "7", "7"),
+    ("2.0", None, "2.0", "2.0"),
+])
+def test_either_version_attribute_stands_in_for_the_other(tmp_path, version_name, version_code, version, build):
+    app = parse_apk(make_apk(tmp_path / "app.apk", manifest(version_name=version_name, version_code=version_code)))
+    assert (app.version, app.build) == (version, build)
+
+
+def looping_resource_table():
+    """A table whose package holds a type-spec chunk of size 0, on which apkutils2's reader spins forever."""
+    empty_pool = struct.pack("<HHIIIIII", 0x0001, 28, 28, 0, 0, 0, 28, 0)
+    package_header = struct.pack("<I", 0x7F) + bytes(256) + struct.pack("<IIII", 0, 0, 0, 0)
+    package_body = empty_pool + empty_pool + struct.pack("<HHIBBHI", 0x0202, 16, 0, 1, 0, 0, 0)
+    package = struct.pack("<HHI", 0x0200, 8 + len(package_header), 8 + len(package_header) + len(package_body))
+    package += package_header + package_body
+    return struct.pack("<HHII", 0x0002, 12, 12 + len(empty_pool) + len(package), 1) + empty_pool + package
+
+
+class Hung(BaseException):
+    """Raised by the test's alarm; a BaseException so the parser's own error handling cannot swallow it."""
+
+
+@pytest.mark.parametrize("table", [b"garbage" * 10, b"", looping_resource_table()])
+def test_unreadable_resource_table_falls_back_to_the_package_name(tmp_path, table):
+    def give_up(signum, frame):
+        raise Hung("resource table parsing did not finish")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(10)
+    try:
+        app = parse_apk(make_apk(tmp_path / "app.apk", manifest(label=0x7F050001), {"resources.arsc": table}))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert app.display_name == "com.example.synthetic"
+
+
+class FakeConfig:
+    """Stands in for apkutils2's ARSCResTableConfig: a locale and a density qualifier."""
+
+    def __init__(self, locale=0, density=0):
+        self.locale, self.screenType = locale, density << 16
+
+    def get_density(self):
+        return self.screenType >> 16
+
+
+class FakeTable:
+    """Stands in for apkutils2's ARSCParser: resource id -> [(config, value)]."""
+    values = {}
+
+    def __init__(self, data):
+        pass
+
+    def get_resolved_res_configs(self, res_id):
+        return self.values.get(res_id, [])
+
+
+def parse_with_fake_table(tmp_path, monkeypatch, values, manifest_bytes, members=None):
+    monkeypatch.setattr("fenfa_lib.apk.ARSCParser", FakeTable)
+    monkeypatch.setattr(FakeTable, "values", values)
+    empty_table = struct.pack("<HHII", 0x0002, 12, 12, 0)
+    return parse_apk(make_apk(tmp_path / "app.apk", manifest_bytes, {"resources.arsc": empty_table, **(members or {})}))
+
+
+FRENCH, FINNISH = int.from_bytes(b"fr", "little"), int.from_bytes(b"fi", "little")
+
+
+@pytest.mark.parametrize("configs, label", [
+    ([(FakeConfig(FRENCH), "Étiquette"), (FakeConfig(0, 160), "Default mdpi"), (FakeConfig(), "Default")], "Default"),
+    ([(FakeConfig(FINNISH), "Nimi"), (FakeConfig(0, 160), "Default mdpi")], "Default mdpi"),
+    ([(FakeConfig(FINNISH), "Nimi")], "Nimi"),
+])
+def test_label_prefers_the_default_locale_then_the_fewest_qualifiers(tmp_path, monkeypatch, configs, label):
+    app = parse_with_fake_table(tmp_path, monkeypatch, {0x7F050001: configs}, manifest(label=0x7F050001))
+    assert app.display_name == label
+
+
+def test_launcher_activity_icon_wins_then_the_highest_density_raster(tmp_path, monkeypatch):
+    values = {APP_ICON: [(FakeConfig(density=640), "res/app-xxxhdpi.png")],
+              ACTIVITY_ICON: [(FakeConfig(density=160), "res/launcher-mdpi.png"),
+                              (FakeConfig(density=320), "res/launcher-xhdpi.png"),
+                              (FakeConfig(density=0xFFFE), "res/launcher-anydpi.xml"),
+                              (FakeConfig(density=0xFFFF), "res/launcher-nodpi.png")]}
+    members = {"res/app-xxxhdpi.png": make_png(64, 64), "res/launcher-mdpi.png": make_png(16, 16),
+               "res/launcher-xhdpi.png": make_png(32, 32), "res/launcher-nodpi.png": make_png(50, 50)}
+    app = parse_with_fake_table(tmp_path, monkeypatch, values, manifest(launcher_icon=ACTIVITY_ICON), members)
+    assert icon_size(app.icon) == (32, 32)
+
+
+def test_adaptive_only_icon_uses_its_raster_foreground(tmp_path, monkeypatch):
+    adaptive = Axml().start("adaptive-icon").start("background", [("drawable", REFERENCE, BACKGROUND)])
+    adaptive.end("background").start("foreground", [("drawable", REFERENCE, FOREGROUND)]).end("foreground")
+    values = {APP_ICON: [(FakeConfig(density=0xFFFE), "res/obfuscated.xml")],
+              FOREGROUND: [(FakeConfig(density=480), "res/fg.png")],
+              BACKGROUND: [(FakeConfig(density=640), "res/bg.png")]}
+    members = {"res/obfuscated.xml": adaptive.end("adaptive-icon").build(), "res/fg.png": make_png(24, 24),
+               "res/bg.png": make_png(40, 40)}
+    app = parse_with_fake_table(tmp_path, monkeypatch, values, manifest(), members)
+    assert icon_size(app.icon) == (24, 24)
+
+
+@pytest.mark.parametrize("manifest_bytes, message", [
+    (None, "AndroidManifest.xml is missing"),
+    (b"<manifest package='com.example.text'/>", "not valid binary XML"),
+    (b"\x03\x00\x08\x00" + b"\xff" * 40, "not valid binary XML"),
+    (manifest(package=None), "no package name"),
+    (manifest(version_name=None, version_code=None), "no versionName or versionCode"),
+])
+def test_unusable_apk_raises_package_error(tmp_path, manifest_bytes, message):
+    with pytest.raises(PackageError, match=message):
+        parse_apk(make_apk(tmp_path / "bad.apk", manifest_bytes))
+
+
+def test_not_a_zip_raises_package_error(tmp_path):
+    path = tmp_path / "bad.apk"
+    path.write_bytes(b"PK\x03\x04 but not really a zip archive")
+    with pytest.raises(PackageError, match="not a zip archive"):
+        parse_apk(path)
+
+
+def test_mutated_manifests_only_ever_raise_package_error(tmp_path):
+    good, generator = manifest(), random.Random(1234)
+    for _ in range(300):
+        damaged = bytearray(good)
+        for _ in range(generator.randint(1, 6)):
+            damaged[generator.randrange(len(damaged))] = generator.randrange(256)
+        try:
+            parse_apk(make_apk(tmp_path / "fuzz.apk", bytes(damaged)))
+        except PackageError:
+            pass
+
+
+def test_parse_package_dispatches_apk_by_extension(tmp_path):
+    path = make_apk(tmp_path / "upload.bin", manifest())
+    assert parse_package(path, "Release.APK").identifier == "com.example.synthetic"

@@ -1,0 +1,178 @@
+"""Image sniffing, sizes, and CgBI conversion checked against pixels we crushed ourselves."""
+import struct
+import zlib
+
+import pytest
+
+from fenfa_lib.images import cgbi_to_png, image_type, is_cgbi, png_size, webp_size
+from samples import png_pixels
+
+CGBI_CHUNK_BODY = b"\x50\x00\x20\x06"
+
+
+def chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def filter_rows(pixels, width, height, bpp, filter_types):
+    """PNG-filter each row with the filter type given for it (cycled), as an encoder would."""
+    stride, out, previous = width * bpp, bytearray(), bytes(width * bpp)
+    for y in range(height):
+        row, kind = pixels[y * stride:(y + 1) * stride], filter_types[y % len(filter_types)]
+        out.append(kind)
+        for i in range(stride):
+            left = row[i - bpp] if i >= bpp else 0
+            up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
+            if kind == 4:
+                estimate = left + up - up_left
+                distances = [abs(estimate - left), abs(estimate - up), abs(estimate - up_left)]
+                predictor = (left, up, up_left)[distances.index(min(distances))]
+            else:
+                predictor = [0, left, up, (left + up) // 2][kind]
+            out.append((row[i] - predictor) & 0xFF)
+        previous = row
+    return bytes(out)
+
+
+def make_png(width, height, rgba=None):
+    """A standard RGBA PNG, by default a gradient."""
+    rgba = rgba or bytes((x * 7 + y, y * 5, x ^ y, 255)[c] & 0xFF for y in range(height) for x in range(width)
+                         for c in range(4))
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    raw = filter_rows(rgba, width, height, 4, [0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def make_cgbi(width, height, rgba, color_type=6, filter_types=(0, 1, 2, 3, 4)):
+    """Crush pixels the way Xcode does: premultiply alpha, swap to BGR(A), filter, raw deflate, CgBI first."""
+    bpp = 4 if color_type == 6 else 3
+    crushed = bytearray()
+    for i in range(0, len(rgba), 4):
+        red, green, blue, alpha = rgba[i:i + 4]
+        if color_type == 6:
+            red, green, blue = ((value * alpha + 127) // 255 for value in (red, green, blue))
+            crushed += bytes((blue, green, red, alpha))
+        else:
+            crushed += bytes((blue, green, red))
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = deflater.compress(filter_rows(bytes(crushed), width, height, bpp, filter_types)) + deflater.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"CgBI", CGBI_CHUNK_BODY) + chunk(b"IHDR", header)
+            + chunk(b"IDAT", data[:50]) + chunk(b"IDAT", data[50:]) + chunk(b"IEND", b""))
+
+
+def sample_pixels(width, height):
+    """RGBA pixels with opaque, transparent and partly transparent values (alpha >= 128 keeps rounding in ±1)."""
+    alphas = (255, 0, 128, 200, 254, 170, 129)
+    return bytes(value for y in range(height) for x in range(width)
+                 for value in ((x * 37 + y * 11) % 256, (x * 5 + y * 53) % 256, (x * y * 3 + 17) % 256,
+                               alphas[(x + y) % len(alphas)]))
+
+
+def test_cgbi_conversion_restores_the_original_rgba_pixels():
+    width, height = 23, 17
+    original = sample_pixels(width, height)
+    crushed = make_cgbi(width, height, original)
+    assert is_cgbi(crushed)
+
+    converted = cgbi_to_png(crushed)
+
+    assert not is_cgbi(converted)
+    got_width, got_height, bpp, pixels = png_pixels(converted)
+    assert (got_width, got_height, bpp) == (width, height, 4)
+    for i in range(0, len(original), 4):
+        assert pixels[i + 3] == original[i + 3]
+        if original[i + 3]:
+            for channel in range(3):
+                assert abs(pixels[i + channel] - original[i + channel]) <= 1, (i, channel)
+
+
+def test_cgbi_without_alpha_only_swaps_blue_and_red():
+    width, height = 9, 6
+    original = sample_pixels(width, height)
+    _, _, bpp, pixels = png_pixels(cgbi_to_png(make_cgbi(width, height, original, color_type=2)))
+    assert bpp == 3
+    assert pixels == bytes(value for i in range(0, len(original), 4) for value in original[i:i + 3])
+
+
+@pytest.mark.parametrize("filter_type", [0, 1, 2, 3, 4])
+def test_each_filter_type_alone_is_undone(filter_type):
+    original = sample_pixels(8, 8)
+    _, _, _, pixels = png_pixels(cgbi_to_png(make_cgbi(8, 8, original, filter_types=(filter_type,))))
+    assert pixels[3::4] == original[3::4]
+
+
+def test_png_size_reads_ihdr_of_plain_and_cgbi_files():
+    assert png_size(make_png(31, 7)) == (31, 7)
+    assert png_size(make_cgbi(12, 5, sample_pixels(12, 5))) == (12, 5)
+
+
+def test_plain_png_passes_through_unchanged():
+    png = make_png(4, 4)
+    assert cgbi_to_png(png) == png
+    assert not is_cgbi(png)
+
+
+@pytest.mark.parametrize("side", [(5000, 10), (10, 4097)])
+def test_absurd_dimensions_are_rejected_before_inflating(side):
+    width, height = side
+    crushed = make_cgbi(2, 2, sample_pixels(2, 2))
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    crushed = crushed.replace(chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 6, 0, 0, 0)), chunk(b"IHDR", header))
+    with pytest.raises(ValueError, match="larger than"):
+        cgbi_to_png(crushed)
+
+
+def test_image_data_inflating_past_the_declared_size_is_rejected():
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    bomb = deflater.compress(bytes(10 * 1024 * 1024)) + deflater.flush()
+    header = struct.pack(">IIBBBBB", 4, 4, 8, 6, 0, 0, 0)
+    crushed = (b"\x89PNG\r\n\x1a\n" + chunk(b"CgBI", CGBI_CHUNK_BODY) + chunk(b"IHDR", header)
+               + chunk(b"IDAT", bomb) + chunk(b"IEND", b""))
+    with pytest.raises(ValueError, match="more than"):
+        cgbi_to_png(crushed)
+
+
+@pytest.mark.parametrize("damage", ["garbage-idat", "no-ihdr", "truncated", "wrong-length"])
+def test_broken_cgbi_raises_value_error(damage):
+    good = make_cgbi(6, 6, sample_pixels(6, 6))
+    broken = {
+        "garbage-idat": good.replace(good[good.index(b"IDAT") + 4:good.index(b"IDAT") + 20], b"\xff" * 16),
+        "no-ihdr": good.replace(b"IHDR", b"IHDX"),
+        "truncated": good[:40],
+        "wrong-length": good.replace(
+            chunk(b"IHDR", struct.pack(">IIBBBBB", 6, 6, 8, 6, 0, 0, 0)),
+            chunk(b"IHDR", struct.pack(">IIBBBBB", 6, 7, 8, 6, 0, 0, 0))),
+    }[damage]
+    with pytest.raises(ValueError):
+        cgbi_to_png(broken)
+
+
+def webp(kind, payload):
+    body = b"WEBP" + kind + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_webp_sizes_from_each_header_kind():
+    lossy = webp(b"VP8 ", b"\x00\x00\x00\x9d\x01\x2a" + struct.pack("<HH", 192, 96) + bytes(8))
+    lossless = webp(b"VP8L", b"\x2f" + struct.pack("<I", (191) | (95 << 14)) + bytes(8))
+    extended = webp(b"VP8X", bytes(4) + (299).to_bytes(3, "little") + (149).to_bytes(3, "little") + bytes(4))
+    assert webp_size(lossy) == (192, 96)
+    assert webp_size(lossless) == (192, 96)
+    assert webp_size(extended) == (300, 150)
+
+
+def test_image_type_by_magic_bytes():
+    assert image_type(make_png(1, 1)) == "png"
+    assert image_type(webp(b"VP8L", bytes(10))) == "webp"
+    assert image_type(b"GIF89a......") is None
+    assert image_type(b"") is None
+
+
+@pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00"])
+def test_sizes_of_non_images_raise_value_error(data):
+    with pytest.raises(ValueError):
+        png_size(data)
+    with pytest.raises(ValueError):
+        webp_size(data)

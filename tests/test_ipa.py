@@ -1,0 +1,257 @@
+"""IPA parsing: every corpus IPA (and invalid package) against its expected metadata, and IPAs built here."""
+import plistlib
+import re
+import struct
+import zipfile
+import zlib
+from datetime import datetime, timezone
+
+import pytest
+
+from fenfa_lib.appinfo import PackageError
+from fenfa_lib.ipa import parse_ipa
+from fenfa_lib.packages import parse_package
+from samples import icon_size, ihdr_size, sample, sample_names
+from test_images import CGBI_CHUNK_BODY, chunk, make_cgbi, make_png, sample_pixels
+from test_mobileprovision import ber_chunked_profile, profile_plist
+
+FAMILIES = {1: "iphone", 2: "ipad", 3: "tv", 4: "watch"}
+KINDS = {"enterprise/in-house": "enterprise"}
+INVALID_MESSAGES = {
+    "invalid/ipa-not-a-zip.ipa": "not a zip archive",
+    "invalid/ipa-empty-payload.ipa": "no Payload/*.app/Info.plist",
+    "invalid/ipa-no-info-plist.ipa": "no Payload/*.app/Info.plist",
+    "invalid/ipa-no-version-keys.ipa": "no CFBundleShortVersionString or CFBundleVersion",
+}
+
+
+@pytest.mark.parametrize("name", sample_names("*.ipa"))
+def test_corpus_ipa_matches_expected_metadata(name):
+    path, meta = sample(name)
+    app = parse_ipa(path)
+
+    assert (app.package_type, app.platform, app.installable) == ("ipa", "ios", True)
+    assert app.identifier == meta["CFBundleIdentifier"]
+    assert app.version == meta["CFBundleShortVersionString"]
+    assert app.build == meta["CFBundleVersion"]
+    assert app.min_os == meta["MinimumOSVersion"]
+    assert app.display_name == (meta["CFBundleDisplayName"] or meta["CFBundleName"])
+    assert app.device_family == [FAMILIES[family] for family in meta["UIDeviceFamily"]]
+
+    profile_meta = meta["mobileprovisions"][meta["info_plist"].replace("Info.plist", "embedded.mobileprovision")]
+    assert app.profile.kind == KINDS.get(profile_meta["type"], profile_meta["type"])
+    assert app.profile.uuid == profile_meta["UUID"]
+    assert app.profile.team_id == profile_meta["TeamIdentifier"][0]
+    assert app.profile.expires_at == datetime.fromisoformat(profile_meta["ExpirationDate"]).replace(tzinfo=timezone.utc)
+    assert len(app.profile.devices) == profile_meta["devices"]
+
+    if not meta["top_level_pngs"]:
+        assert app.icon is None
+        return
+    app_dir = meta["info_plist"].removesuffix("Info.plist")
+    with zipfile.ZipFile(path) as archive:
+        sizes = [ihdr_size(archive.read(app_dir + png)) for png in meta["top_level_pngs"]]
+    assert icon_size(app.icon) == max(sizes, key=lambda size: size[0] * size[1])
+
+
+@pytest.mark.parametrize("name", sample_names("invalid/*"))
+def test_corpus_invalid_package_raises_package_error(name):
+    path, _ = sample(name)
+    assert name in INVALID_MESSAGES, f"add the expected error for {name}"
+    with pytest.raises(PackageError, match=re.escape(INVALID_MESSAGES[name])):
+        parse_package(path, name)
+
+
+def info(**overrides):
+    plist = {
+        "CFBundleIdentifier": "com.example.synthetic",
+        "CFBundleShortVersionString": "2.3.4",
+        "CFBundleVersion": "567",
+        "CFBundleName": "Synthetic",
+        "MinimumOSVersion": "15.0",
+        "DTPlatformVersion": "17.2",
+        "UIDeviceFamily": [1, 2],
+        "CFBundleSupportedPlatforms": ["iPhoneOS"],
+    }
+    plist.update(overrides)
+    return {key: value for key, value in plist.items() if value is not None}
+
+
+def make_ipa(path, plist, app_dir="Payload/My App.app/", fmt=plistlib.FMT_BINARY, members=None):
+    """An IPA whose decoys come before the real Info.plist in the archive."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("__MACOSX/Payload/Other.app/._Info.plist", b"\x00\x05\x16\x07AppleDouble")
+        archive.writestr(app_dir + "Frameworks/Decoy.framework/Info.plist",
+                         plistlib.dumps(info(CFBundleIdentifier="io.decoy.framework")))
+        archive.writestr(app_dir + "PlugIns/Share.appex/Info.plist",
+                         plistlib.dumps(info(CFBundleIdentifier="com.example.synthetic.share")))
+        archive.writestr(app_dir + "Watch/Watch.app/Info.plist",
+                         plistlib.dumps(info(CFBundleIdentifier="com.example.synthetic.watch")))
+        if plist is not None:
+            archive.writestr(app_dir + "Info.plist", plist if isinstance(plist, bytes) else plistlib.dumps(plist, fmt=fmt))
+        for name, data in (members or {}).items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("fmt", [plistlib.FMT_BINARY, plistlib.FMT_XML])
+def test_synthetic_ipa_with_decoys_and_a_space_in_the_app_dir(tmp_path, fmt):
+    app = parse_ipa(make_ipa(tmp_path / "app.ipa", info(CFBundleDisplayName="Synth Display"), fmt=fmt))
+
+    assert app.identifier == "com.example.synthetic"
+    assert (app.version, app.build) == ("2.3.4", "567")
+    assert app.display_name == "Synth Display"
+    assert (app.min_os, app.target_os) == ("15.0", "17.2")
+    assert app.device_family == ["iphone", "ipad"]
+    assert (app.icon, app.profile) == (None, None)
+
+
+@pytest.mark.parametrize("overrides, version, build", [
+    ({"CFBundleShortVersionString": None}, "567", "567"),
+    ({"CFBundleVersion": None}, "2.3.4", "2.3.4"),
+    ({"CFBundleVersion": 42}, "2.3.4", "42"),
+    ({"CFBundleShortVersionString": "  3.0 "}, "3.0", "567"),
+])
+def test_either_version_key_stands_in_for_the_other(tmp_path, overrides, version, build):
+    app = parse_ipa(make_ipa(tmp_path / "app.ipa", info(**overrides)))
+    assert (app.version, app.build) == (version, build)
+
+
+@pytest.mark.parametrize("overrides, name", [
+    ({"CFBundleDisplayName": "Shown"}, "Shown"),
+    ({}, "Synthetic"),
+    ({"CFBundleName": None}, "com.example.synthetic"),
+])
+def test_display_name_falls_back_to_bundle_name_then_identifier(tmp_path, overrides, name):
+    assert parse_ipa(make_ipa(tmp_path / "app.ipa", info(**overrides))).display_name == name
+
+
+@pytest.mark.parametrize("overrides, family", [
+    ({"UIDeviceFamily": [2]}, ["ipad"]),
+    ({"UIDeviceFamily": None}, ["iphone"]),
+    ({"UIDeviceFamily": ["1", 2]}, ["iphone", "ipad"]),
+    ({"UIDeviceFamily": 1}, ["iphone"]),
+    ({"UIDeviceFamily": [3], "CFBundleSupportedPlatforms": ["AppleTVOS"]}, ["tv"]),
+    ({"UIDeviceFamily": None, "CFBundleSupportedPlatforms": ["AppleTVOS"]}, ["tv"]),
+    ({"UIDeviceFamily": [4], "CFBundleSupportedPlatforms": ["WatchOS"]}, ["watch"]),
+])
+def test_device_family(tmp_path, overrides, family):
+    assert parse_ipa(make_ipa(tmp_path / "app.ipa", info(**overrides))).device_family == family
+
+
+def blank_cgbi(side):
+    """A valid transparent CgBI too large to be an app's root icon (cheap to build: unfiltered zero rows)."""
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = deflater.compress((b"\x00" + bytes(side * 4)) * side) + deflater.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"CgBI", CGBI_CHUNK_BODY) + chunk(b"IHDR", header) + chunk(b"IDAT", data)
+            + chunk(b"IEND", b""))
+
+
+def test_largest_declared_icon_up_to_1024_px_is_chosen_and_decrushed(tmp_path):
+    app_dir = "Payload/My App.app/"
+    plist = info(CFBundleIcons={"CFBundlePrimaryIcon": {"CFBundleIconFiles": ["AppIcon60x60"]}},
+                 **{"CFBundleIcons~ipad": {"CFBundlePrimaryIcon": {"CFBundleIconFiles": ["AppIcon76x76"]}}})
+    members = {
+        app_dir + "AppIcon60x60@2x.png": make_png(12, 12),
+        app_dir + "AppIcon76x76@2x~ipad.png": make_cgbi(20, 20, sample_pixels(20, 20)),
+        app_dir + "LaunchImage@3x.png": make_png(40, 40),
+        app_dir + "AppIcon60x60@4x.png": blank_cgbi(1025),
+        app_dir + "Sub/AppIcon60x60@3x.png": make_png(30, 30),
+    }
+    app = parse_ipa(make_ipa(tmp_path / "app.ipa", plist, members=members))
+    assert icon_size(app.icon) == (20, 20)
+
+
+@pytest.mark.parametrize("icons", [
+    {"CFBundleIcons": {"CFBundlePrimaryIcon": "AppIcon"}},
+    {"CFBundleIconFiles": ["AppIcon.png"]},
+    {"CFBundleIconFile": "AppIcon"},
+])
+def test_other_icon_declarations(tmp_path, icons):
+    members = {"Payload/My App.app/AppIcon@2x.png": make_png(8, 8)}
+    app = parse_ipa(make_ipa(tmp_path / "app.ipa", info(**icons), members=members))
+    assert icon_size(app.icon) == (8, 8)
+
+
+def test_broken_icon_and_profile_are_left_out_without_failing(tmp_path):
+    app_dir = "Payload/My App.app/"
+    members = {
+        app_dir + "AppIcon60x60@2x.png": b"\x89PNG\r\n\x1a\n" + b"\x00" * 10,
+        app_dir + "AppIcon60x60@3x.png": make_cgbi(50, 50, sample_pixels(50, 50))[:80],
+        app_dir + "embedded.mobileprovision": b"garbage",
+    }
+    plist = info(CFBundleIconFiles=["AppIcon60x60"])
+    app = parse_ipa(make_ipa(tmp_path / "app.ipa", plist, members=members))
+    assert (app.icon, app.profile) == (None, None)
+
+
+def test_embedded_profile_is_parsed(tmp_path):
+    profile = ber_chunked_profile(profile_plist(ProvisionsAllDevices=True))
+    members = {"Payload/My App.app/embedded.mobileprovision": profile}
+    app = parse_ipa(make_ipa(tmp_path / "app.ipa", info(), members=members))
+    assert app.profile.kind == "enterprise"
+    assert app.profile.team_id == "TEAM123456"
+
+
+def test_oversized_info_plist_is_rejected_without_trusting_the_header(tmp_path):
+    huge = info(Padding="x" * (9 * 1024 * 1024))
+    path = make_ipa(tmp_path / "bomb.ipa", huge, fmt=plistlib.FMT_XML)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(PackageError, match="larger than 8 MiB"):
+        parse_ipa(path)
+
+
+@pytest.mark.parametrize("plist, members, message", [
+    (None, {}, r"no Payload/\*\.app/Info\.plist"),
+    (b"not a plist at all", {}, "not a valid property list"),
+    (plistlib.dumps(["a", "list"]), {}, "not a dictionary"),
+    (info(CFBundleIdentifier=None), {}, "no CFBundleIdentifier"),
+    (info(CFBundleIdentifier="   "), {}, "no CFBundleIdentifier"),
+    (info(CFBundleShortVersionString=None, CFBundleVersion=None), {}, "no CFBundleShortVersionString or CFBundleVersion"),
+    (info(), {"Payload/Second.app/Info.plist": plistlib.dumps(info())}, "more than one"),
+])
+def test_unusable_ipa_raises_package_error(tmp_path, plist, members, message):
+    with pytest.raises(PackageError, match=message):
+        parse_ipa(make_ipa(tmp_path / "bad.ipa", plist, members=members))
+
+
+ODD_VALUES = [1, True, 2.5, float("inf"), "text", "", [], [{}], [1.5, [], "2"], {}, {"a": [{}]}, b"bytes",
+              datetime(2020, 1, 1)]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+def test_odd_value_types_in_any_key_never_crash(tmp_path, value):
+    keys = ["CFBundleIdentifier", "CFBundleShortVersionString", "CFBundleVersion", "CFBundleDisplayName",
+            "CFBundleName", "MinimumOSVersion", "DTPlatformVersion", "UIDeviceFamily", "CFBundleSupportedPlatforms",
+            "CFBundleIcons", "CFBundleIcons~ipad", "CFBundleIconFiles", "CFBundleIconFile"]
+    for key in keys:
+        for plist in (info(**{key: value}), info(CFBundleIcons={"CFBundlePrimaryIcon": value})):
+            try:
+                app = parse_ipa(make_ipa(tmp_path / "odd.ipa", plist, fmt=plistlib.FMT_XML))
+            except PackageError:
+                continue
+            assert isinstance(app.identifier, str) and isinstance(app.version, str) and isinstance(app.build, str)
+
+
+def test_damaged_archives_only_ever_raise_package_error(tmp_path):
+    good = make_ipa(tmp_path / "good.ipa", info()).read_bytes()
+    for cut in range(0, len(good), max(1, len(good) // 60)):
+        damaged = tmp_path / "damaged.ipa"
+        damaged.write_bytes(good[:cut] + bytes(b ^ 0x5A for b in good[cut:cut + 7]) + good[cut + 7:])
+        try:
+            parse_ipa(damaged)
+        except PackageError:
+            pass
+
+
+@pytest.mark.parametrize("file_name", ["App.ipa", "APP.IPA", "release-1.0.Ipa"])
+def test_parse_package_dispatches_ipa_by_extension(tmp_path, file_name):
+    path = make_ipa(tmp_path / "upload.bin", info())
+    assert parse_package(path, file_name).identifier == "com.example.synthetic"
+
+
+@pytest.mark.parametrize("file_name", ["setup.exe", "App.dmg", "app.zip", "README"])
+def test_parse_package_ignores_other_files(tmp_path, file_name):
+    path = make_ipa(tmp_path / "upload.bin", info())
+    assert parse_package(path, file_name) is None
