@@ -1,13 +1,14 @@
 """Android App Bundles (.aab): aapt2's protobuf manifest and resource table, read with a small wire-format decoder."""
 import re
 
-from fenfa_lib.apk import ANDROID_ATTRIBUTES, Element, Ref, build_app_info, density_rank, first_image, read_manifest
-from fenfa_lib.appinfo import MIB, PackageError, open_zip, read_member, read_optional
+from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
+                               first_image, read_manifest)
+from fenfa_lib.appinfo import PackageError
+from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 MANIFEST = "base/manifest/AndroidManifest.xml"
 MANIFEST_LIMIT = 8 * MIB
 TABLE_LIMIT = 32 * MIB
-ICON_LIMIT = 8 * MIB
 MAX_REFERENCE_DEPTH = 5
 RASTER_SUFFIXES = (".png", ".webp")
 DENSITIES = {"ldpi": 120, "mdpi": 160, "tvdpi": 213, "hdpi": 240, "xhdpi": 320, "xxhdpi": 480, "xxxhdpi": 640}

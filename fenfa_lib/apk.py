@@ -3,57 +3,20 @@ import contextlib
 import io
 import re
 import struct
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from apkutils2.axml import axmlparser
 from apkutils2.axml.arscparser import ARSCParser
-from apkutils2.axml.public import SYSTEM_RESOURCES
 
-from fenfa_lib.appinfo import MIB, AppInfo, PackageError, open_zip, read_member, read_optional
-from fenfa_lib.images import image_type
+from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
+                               first_image, read_manifest)
+from fenfa_lib.appinfo import PackageError
+from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 MANIFEST_LIMIT = 8 * MIB
 ARSC_LIMIT = 32 * MIB
-ICON_LIMIT = 8 * MIB
-ANDROID_ATTRIBUTES = SYSTEM_RESOURCES["attributes"]["inverse"]
 FALLBACK_ICON = re.compile(r"^res/mipmap[^/]*/ic_launcher[^/]*\.(png|webp)$")
 RASTER_SUFFIXES = (".png", ".webp")
-ANYDPI, NODPI = 0xFFFE, 0xFFFF
 CONFIG_FIELDS = ("imsi", "locale", "screenType", "input", "screenSize", "version", "screenConfig", "screenSizeDp")
-
-
-class Ref(NamedTuple):
-    """An @reference to a resource, as opposed to a literal value."""
-    id: int
-
-
-@dataclass
-class Element:
-    tag: str
-    attrs: dict
-    children: list = field(default_factory=list)
-
-    def iter(self, tag):
-        """Descendants with this tag in document order; iterative, as hostile files nest deeply."""
-        pending = list(reversed(self.children))
-        while pending:
-            element = pending.pop()
-            if element.tag == tag:
-                yield element
-            pending += reversed(element.children)
-
-
-@dataclass
-class Manifest:
-    package: str
-    version_code: str | None
-    version_name: str | Ref | None
-    min_sdk: str | None
-    target_sdk: str | None
-    label: str | Ref | None
-    icons: list  # Refs: the launcher activity's icon first, then the application's
-    device_family: list
 
 
 def parse_apk(path):
@@ -121,69 +84,6 @@ def _attribute_name(parser, index):
         if name:
             return name
     return parser.get_attribute_name(index).removeprefix("android:")
-
-
-def read_manifest(root):
-    """The fields Fenfa needs from a manifest tree (binary XML or protobuf)."""
-    package = root.attrs.get("package") if root.tag == "manifest" else None
-    if not isinstance(package, str) or not package.strip():
-        raise PackageError("AndroidManifest.xml has no package name")
-    application = next(root.iter("application"), Element("application", {}))
-    uses_sdk = next(root.iter("uses-sdk"), Element("uses-sdk", {}))
-    icons = [_launcher_icon(application), application.attrs.get("icon")]
-    watch = any(feature.attrs.get("name") == "android.hardware.type.watch"
-                and feature.attrs.get("required") is not False for feature in root.iter("uses-feature"))
-    return Manifest(
-        package=package.strip(),
-        version_code=_scalar(root.attrs.get("versionCode")),
-        version_name=root.attrs.get("versionName"),
-        min_sdk=_scalar(uses_sdk.attrs.get("minSdkVersion")),
-        target_sdk=_scalar(uses_sdk.attrs.get("targetSdkVersion")),
-        label=application.attrs.get("label"),
-        icons=[icon for icon in icons if isinstance(icon, Ref)],
-        device_family=["watch"] if watch else [],
-    )
-
-
-def _launcher_icon(application):
-    """The icon of the MAIN/LAUNCHER activity, which is what the home screen shows."""
-    for tag in ("activity", "activity-alias"):
-        for activity in application.iter(tag):
-            for intent_filter in activity.iter("intent-filter"):
-                actions = {action.attrs.get("name") for action in intent_filter.iter("action")}
-                categories = {category.attrs.get("name") for category in intent_filter.iter("category")}
-                if "android.intent.action.MAIN" in actions and "android.intent.category.LAUNCHER" in categories:
-                    if activity.attrs.get("icon") is not None:
-                        return activity.attrs["icon"]
-    return None
-
-
-def _scalar(value):
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return str(value).strip() or None
-
-
-def build_app_info(package_type, manifest, resolve_string, icon):
-    """AppInfo from a manifest; resolve_string turns a Ref into text (or None)."""
-    version_name = manifest.version_name
-    version_name = _scalar(resolve_string(version_name) if isinstance(version_name, Ref) else version_name)
-    if not (version_name or manifest.version_code):
-        raise PackageError("AndroidManifest.xml has no versionName or versionCode")
-    label = resolve_string(manifest.label) if isinstance(manifest.label, Ref) else manifest.label
-    return AppInfo(
-        package_type=package_type,
-        platform="android",
-        identifier=manifest.package,
-        version=version_name or manifest.version_code,
-        build=manifest.version_code or version_name,
-        display_name=_scalar(label) or manifest.package,
-        min_os=manifest.min_sdk,
-        target_os=manifest.target_sdk,
-        device_family=manifest.device_family,
-        icon=icon,
-        installable=package_type != "aab",
-    )
 
 
 def _resource_table(archive):
@@ -298,20 +198,6 @@ def _icon_rank(archive, rasters, name):
         return density, archive.getinfo(name).file_size
     except KeyError:
         return density, 0
-
-
-def density_rank(density):
-    """Orders densities for icon choice: no qualifier counts as mdpi, nodpi and anydpi come last."""
-    return {0: 160, NODPI: 1, ANYDPI: 0}.get(density, density)
-
-
-def first_image(archive, names):
-    """The first member that is a readable PNG or WebP."""
-    for name in names:
-        data = read_optional(archive, name, ICON_LIMIT)
-        if data and image_type(data):
-            return data
-    return None
 
 
 def _fallback_icon(archive):

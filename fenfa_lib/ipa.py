@@ -2,9 +2,10 @@
 import plistlib
 import re
 
-from fenfa_lib.appinfo import MIB, AppInfo, PackageError, open_zip, read_member, read_optional
+from fenfa_lib.appinfo import AppInfo, PackageError
 from fenfa_lib.images import cgbi_to_png, image_type, png_size
 from fenfa_lib.mobileprovision import parse_mobileprovision
+from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 INFO_PLIST = re.compile(r"^Payload/[^/]+\.app/Info\.plist$")
 PLIST_LIMIT = 8 * MIB
