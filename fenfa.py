@@ -6,7 +6,9 @@ import sys
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fenfa_lib import admin_catalog, downloads, events_api, health, public, settings_api, upload_api
+from fenfa_lib import (
+    admin_catalog, devices_api, downloads, events_api, exports, health, public, settings_api, upload_api,
+)
 from fenfa_lib.api import register_error_handlers
 from fenfa_lib.config import ConfigError, ensure_tokens, load_config
 from fenfa_lib.models import db, open_database
@@ -16,7 +18,10 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-BLUEPRINTS = (health.bp, admin_catalog.bp, settings_api.bp, upload_api.bp, downloads.bp, public.bp, events_api.bp)
+BLUEPRINTS = (
+    health.bp, public.bp, downloads.bp, upload_api.bp,
+    admin_catalog.bp, settings_api.bp, events_api.bp, devices_api.bp, exports.bp,
+)
 MIB = 1024 * 1024
 
 

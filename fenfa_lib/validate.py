@@ -1,7 +1,10 @@
 """Checks for request input at the edge; each failure is a 400 naming the field."""
+from datetime import date, datetime, time, timedelta
+
 from flask import request
 
 from fenfa_lib.api import ApiError
+from fenfa_lib.models import naive_utc
 
 MAX_LIMIT = 1000
 
@@ -71,3 +74,29 @@ def page_args():
 def paginate(query, serialize):
     limit, offset = page_args()
     return {"items": [serialize(row) for row in query.limit(limit).offset(offset)], "total": query.count()}
+
+
+def query_moment(name):
+    """(naive UTC datetime, whether it was a bare date) from the query string, or (None, False)."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None, False
+    try:
+        return datetime.combine(date.fromisoformat(raw), time()), True
+    except ValueError:
+        pass
+    try:
+        return naive_utc(datetime.fromisoformat(raw)), False
+    except ValueError:
+        raise ApiError(400, f"{name} must be an ISO 8601 date or datetime") from None
+
+
+def within_time_range(query, column):
+    """`query` limited by the `from` and `to` query arguments; a bare `to` date includes that whole day."""
+    start, _ = query_moment("from")
+    if start:
+        query = query.where(column >= start)
+    end, whole_day = query_moment("to")
+    if end:
+        query = query.where(column < end + timedelta(days=1) if whole_day else column <= end)
+    return query

@@ -1,0 +1,103 @@
+"""CSV exports: admin only, streamed, RFC 4180, filtered, safe in spreadsheets."""
+import csv
+import io
+
+import pytest
+
+from helpers import UPLOAD_TOKEN, assert_error
+from fenfa_lib.models import DeviceBinding, Event, IOSDevice, utcnow
+
+EXPORTS = ["/admin/exports/releases.csv", "/admin/exports/events.csv", "/admin/exports/ios_devices.csv"]
+
+
+def read_csv(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/csv"
+    assert response.is_streamed
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True), newline="")))
+
+
+def upload(api, variant_id, name, **fields):
+    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
+                        data={"variant_id": variant_id, "app_file": (io.BytesIO(b"MZ" + b"\0" * 64), name), **fields})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.json["data"]["release"]
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_exports_need_an_admin_token(api, path):
+    assert_error(api.call("GET", path, token=""), 401, "UNAUTHORIZED")
+    assert_error(api.call("GET", path, token=UPLOAD_TOKEN), 403, "FORBIDDEN")
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_empty_exports_have_a_header_row(api, path):
+    rows = read_csv(api.call("GET", path))
+    assert len(rows) == 1 and rows[0][0] in ("release_id", "id", "udid")
+
+
+def test_releases_csv_rows_filters_and_formula_guard(api):
+    product = api.create_product()
+    windows = api.create_variant(product["id"], platform="windows", identifier="win")
+    linux = api.create_variant(product["id"], platform="linux", identifier="lin")
+    first = upload(api, windows["id"], "setup.exe", version="1.0", build="7", channel="=HYPERLINK(\"x\")")
+    api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
+             data={"variant_id": linux["id"], "app_file": (io.BytesIO(b"\x1f\x8b" + b"\0" * 64), "a.tar.gz")})
+    rows = read_csv(api.call("GET", "/admin/exports/releases.csv"))
+    assert rows[0] == ["release_id", "product_id", "variant_id", "platform", "identifier", "version", "build",
+                       "channel", "file_name", "size_bytes", "sha256", "download_count", "created_at"]
+    assert len(rows) == 3
+    only_windows = read_csv(api.call("GET", "/admin/exports/releases.csv?platform=Windows"))
+    assert len(only_windows) == 2
+    row = dict(zip(only_windows[0], only_windows[1]))
+    assert (row["release_id"], row["variant_id"], row["version"], row["build"]) == (
+        first["id"], windows["id"], "1.0", "7")
+    assert row["channel"] == "'=HYPERLINK(\"x\")"
+    assert row["size_bytes"] == "66" and row["created_at"].endswith("Z")
+    assert len(read_csv(api.call("GET", f"/admin/exports/releases.csv?variant_id={linux['id']}"))) == 2
+    assert len(read_csv(api.call("GET", "/admin/exports/releases.csv?from=2999-01-01"))) == 1
+    assert_error(api.call("GET", "/admin/exports/releases.csv?from=yesterday"), 400, "BAD_REQUEST", "from")
+
+
+def test_events_csv_quotes_awkward_values_and_keeps_deleted_history(api, client):
+    product = api.create_product()
+    variant = api.create_variant(product["id"], platform="windows", identifier="win")
+    release = upload(api, variant["id"], "setup.exe")
+    client.get(f"/d/{release['id']}", headers={"User-Agent": 'Agent, "quoted"'})
+    Event.create(type="click", release_id=release["id"], user_agent="two\nlines", extra={"button": "=x"})
+    api.data("DELETE", f"/admin/api/products/{product['id']}")
+    rows = read_csv(api.call("GET", "/admin/exports/events.csv?type=download"))
+    assert rows[0] == ["id", "ts", "type", "product_id", "variant_id", "release_id", "ip", "user_agent", "extra"]
+    assert len(rows) == 2
+    row = dict(zip(rows[0], rows[1]))
+    assert (row["type"], row["release_id"], row["product_id"]) == ("download", release["id"], product["id"])
+    assert row["user_agent"] == 'Agent, "quoted"'
+    clicks = read_csv(api.call("GET", "/admin/exports/events.csv?type=click"))
+    assert dict(zip(clicks[0], clicks[1]))["user_agent"] == "two\nlines"
+    assert dict(zip(clicks[0], clicks[1]))["extra"] == '{"button": "=x"}'
+
+
+def test_ios_devices_csv(api):
+    product = api.create_product()
+    variant = api.create_variant(product["id"], platform="ios", identifier="com.example")
+    device = IOSDevice.create(id="dev_00000000000000aa", udid="00008030-001A2B3C4D5E6F70", device_name="-Anna's iPhone",
+                              model="iPhone14,2", os_version="21G93", serial="F2LXXXX")
+    IOSDevice.create(id="dev_00000000000000bb", udid="00008030-0000000000000001", created_at=utcnow())
+    DeviceBinding.create(device=device, variant=variant["id"])
+    rows = read_csv(api.call("GET", f"/admin/exports/ios_devices.csv?variant_id={variant['id']}"))
+    assert rows[0] == ["udid", "device_name", "model", "os_version", "serial", "created_at", "last_seen_at",
+                       "apple_registered", "apple_device_id", "variant_ids"]
+    assert len(rows) == 2
+    row = dict(zip(rows[0], rows[1]))
+    assert (row["udid"], row["device_name"], row["model"]) == ("00008030-001A2B3C4D5E6F70", "'-Anna's iPhone",
+                                                               "iPhone14,2")
+    assert (row["apple_registered"], row["variant_ids"]) == ("false", variant["id"])
+    assert len(read_csv(api.call("GET", "/admin/exports/ios_devices.csv"))) == 3
+    listing = api.data("GET", "/admin/api/ios_devices?q=Anna")
+    assert listing["total"] == 1 and listing["items"][0]["variant_ids"] == [variant["id"]]
+
+
+def test_events_list_and_export_share_filters(api):
+    Event.insert_many([{"type": "visit", "variant_id": "var_a"}, {"type": "click", "variant_id": "var_b"}]).execute()
+    assert api.data("GET", "/admin/api/events?variant_id=var_a")["total"] == 1
+    assert len(read_csv(api.call("GET", "/admin/exports/events.csv?variant_id=var_a"))) == 2
