@@ -1,0 +1,153 @@
+"""What a product page shows: the visitor's platform, the variant cards in order, each card's
+selected release and its links. The HTML page and GET /api/products/:slug share this model."""
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from fenfa_lib import urls
+from fenfa_lib.models import Product, Release, Variant
+from fenfa_lib.serialize import product_dict, release_dict, variant_dict
+
+PLATFORM_NAMES = {"ios": "iOS", "android": "Android", "macos": "macOS", "windows": "Windows", "linux": "Linux"}
+# Order matters: iOS user agents say "like Mac OS X" and Android ones say "Linux".
+USER_AGENT_MARKERS = (
+    ("iPhone", "ios"),
+    ("iPod", "ios"),
+    ("iPad", "ios"),
+    ("Android", "android"),
+    ("Windows", "windows"),
+    ("Macintosh", "macos"),
+    ("Mac OS X", "macos"),
+    ("Linux", "linux"),
+)
+ANDROID_VERSIONS = {
+    1: "1.0", 2: "1.1", 3: "1.5", 4: "1.6", 5: "2.0", 6: "2.0.1", 7: "2.1", 8: "2.2", 9: "2.3", 10: "2.3.3",
+    11: "3.0", 12: "3.1", 13: "3.2", 14: "4.0", 15: "4.0.3", 16: "4.1", 17: "4.2", 18: "4.3", 19: "4.4",
+    20: "4.4W", 21: "5.0", 22: "5.1", 23: "6.0", 24: "7.0", 25: "7.1", 26: "8.0", 27: "8.1", 28: "9", 29: "10",
+    30: "11", 31: "12", 32: "12L", 33: "13", 34: "14", 35: "15", 36: "16",
+}
+MAX_OTHER_RELEASES = 20
+
+
+@dataclass
+class Card:
+    variant: Variant
+    release: Release | None
+    releases: list = field(default_factory=list)
+    recommended: bool = False
+
+    @property
+    def others(self):
+        """Releases to list below the selected one, newest first."""
+        return [release for release in self.releases if release is not self.release][:MAX_OTHER_RELEASES]
+
+
+@dataclass
+class ProductPage:
+    product: Product
+    platform: str | None
+    cards: list
+    icon_release: Release | None
+
+
+def detect_platform(user_agent):
+    """'ios', 'android', 'windows', 'macos', 'linux' or None. iPadOS that claims to be a Mac is
+    reported as macos here; the page's script corrects that from navigator.maxTouchPoints."""
+    for marker, platform in USER_AGENT_MARKERS:
+        if marker in (user_agent or ""):
+            return platform
+    return None
+
+
+def find_published_product(slug):
+    return Product.get_or_none((Product.slug == slug) & Product.published)
+
+
+def order_variants(variants, platform):
+    """The visitor's platform first, then the admin's sort order."""
+    return sorted(variants, key=lambda variant: (variant.platform != platform, variant.sort_order, variant.created_at))
+
+
+def build_page(product, platform, selected_release_id=None):
+    """Cards for the published variants; `selected_release_id` replaces the newest release of
+    its own variant when it belongs to this product."""
+    variants = order_variants(list(product.variants.where(Variant.published)), platform)
+    releases = list(
+        Release.select()
+        .where(Release.variant.in_([variant.id for variant in variants]))
+        .order_by(Release.created_at.desc(), Release.id.desc())
+    )
+    history = defaultdict(list)
+    for release in releases:
+        history[release.variant_id].append(release)
+    cards = []
+    for variant in variants:
+        own = history[variant.id]
+        selected = next((release for release in own if release.id == selected_release_id), own[0] if own else None)
+        cards.append(Card(variant, selected, own))
+    if cards and cards[0].variant.platform == platform:
+        cards[0].recommended = True
+    icon_release = next((release for release in releases if release.icon_key), None)
+    return ProductPage(product, platform, cards, icon_release)
+
+
+def is_installable(release):
+    return release.metadata.get("installable", True) is not False
+
+
+def release_links(release, variant, slug):
+    """Public URLs of one release; iOS builds install through an itms-services manifest."""
+    links = {"page": urls.page_url(slug, release.id), "download": urls.download_url(release.id)}
+    if variant.platform == "ios":
+        links["ios_manifest"] = urls.manifest_url(release.id)
+        links["ios_install"] = urls.ios_install_url(release.id)
+    return links
+
+
+def human_size(size_bytes):
+    """Decimal units, as phones and app stores show them: 41.7 KB, 3.6 MB."""
+    if size_bytes < 1000:
+        return f"{size_bytes} B"
+    size = size_bytes / 1000
+    for unit in ("KB", "MB"):
+        if size < 1000:
+            return f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def min_os_label(platform, min_os):
+    """"iOS 9.3", "Android 4.0 (API 14)", or '' when the release names no minimum."""
+    if not min_os:
+        return ""
+    name = PLATFORM_NAMES.get(platform, platform)
+    if platform == "android" and min_os.isdigit():
+        version = ANDROID_VERSIONS.get(int(min_os))
+        return f"{name} {version} (API {min_os})" if version else f"{name} API {min_os}"
+    return f"{name} {min_os}"
+
+
+def page_dict(page):
+    """The JSON form of a product page: public fields only, never profiles or device UDIDs."""
+    product = page.product
+    icon = page.icon_release
+    return {
+        "product": {**product_dict(product), "icon_url": urls.icon_url(icon.id) if icon else None},
+        "visitor_platform": page.platform,
+        "variants": [
+            {
+                **variant_dict(card.variant),
+                "recommended": card.recommended,
+                "selected_release_id": card.release.id if card.release else None,
+                "releases": [
+                    {
+                        **release_dict(release),
+                        "installable": is_installable(release),
+                        "urls": release_links(release, card.variant, product.slug),
+                    }
+                    for release in card.releases
+                ],
+            }
+            for card in page.cards
+        ],
+        "urls": {"page": urls.page_url(product.slug), "qrcode": urls.qrcode_url(product.slug)},
+    }

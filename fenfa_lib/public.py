@@ -1,0 +1,218 @@
+"""The public side (no token): landing and product pages, their JSON, QR codes, iOS install
+manifests, app icons and the page script's click events."""
+import hashlib
+import io
+import json
+import plistlib
+from contextlib import closing
+
+import segno
+from flask import Blueprint, Response, abort, render_template, request, send_file
+from markupsafe import Markup
+
+from fenfa_lib import urls, validate
+from fenfa_lib.api import ApiError, ok
+from fenfa_lib.auth import token_scope
+from fenfa_lib.catalog import published_release
+from fenfa_lib.events import record_event
+from fenfa_lib.files import storage_for
+from fenfa_lib.i18n import LANGUAGES, translator
+from fenfa_lib.images import image_type
+from fenfa_lib.models import Product, Variant
+from fenfa_lib.product_page import (
+    PLATFORM_NAMES,
+    build_page,
+    detect_platform,
+    find_published_product,
+    human_size,
+    is_installable,
+    min_os_label,
+    page_dict,
+    release_links,
+)
+from fenfa_lib.storage import StorageError
+
+bp = Blueprint("public", __name__)
+MAX_EVENT_BYTES = 4096
+MAX_ICON_BYTES = 4 * 1024 * 1024
+ICON_MAX_AGE = 24 * 3600
+EVENT_FIELDS = {"type", "release_id", "variant_id", "extra"}
+PAGE_HELPERS = {
+    "human_size": human_size,
+    "is_installable": is_installable,
+    "min_os_label": min_os_label,
+    "icon_url": urls.icon_url,
+    "platform_names": PLATFORM_NAMES,
+    "release_links": release_links,
+}
+
+
+def language():
+    return request.accept_languages.best_match(LANGUAGES, default="en")
+
+
+def render_page(template, **context):
+    lang = language()
+    response = Response(render_template(template, lang=lang, t=translator(lang), **context))
+    response.vary.add("Accept-Language")
+    return response
+
+
+@bp.get("/")
+def landing():
+    return render_page("landing.html")
+
+
+def product_or_404(slug):
+    product = find_published_product(slug)
+    if product is None:
+        abort(404, description="There is no app at this address.")
+    return product
+
+
+def qr_code(slug):
+    return segno.make(urls.page_url(slug), error="m")
+
+
+def admin_warnings():
+    """Deployment warnings, only for requests that carry an admin token; testers never see them."""
+    token = request.headers.get("X-Auth-Token", "")
+    return urls.https_warnings() if token and token_scope(token) == "admin" else []
+
+
+@bp.get("/products/<slug>")
+def product_page(slug):
+    product = product_or_404(slug)
+    page = build_page(product, detect_platform(request.user_agent.string), request.args.get("r"))
+    if request.method == "GET":
+        record_event("visit", product_id=product.id)
+    qr_svg = Markup(qr_code(slug).svg_inline(scale=4, border=2, light="#fff", omitsize=True))
+    response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=admin_warnings(), **PAGE_HELPERS)
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.update(["User-Agent", "X-Auth-Token"])
+    return response
+
+
+@bp.get("/products/<slug>/qrcode.svg")
+def product_qrcode(slug):
+    product_or_404(slug)
+    svg = io.BytesIO()
+    qr_code(slug).save(svg, kind="svg", scale=8, border=4, light="#fff")
+    return Response(svg.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=300"})
+
+
+@bp.get("/api/products/<slug>")
+def product_json(slug):
+    product = find_published_product(slug)
+    if product is None:
+        raise ApiError(404, f"product {slug} not found")
+    page = build_page(product, detect_platform(request.user_agent.string), request.args.get("r"))
+    return ok(page_dict(page))
+
+
+@bp.get("/ios/<release_id>/manifest.plist")
+def ios_manifest(release_id):
+    release = published_release(release_id)
+    if release.variant.platform != "ios":
+        raise ApiError(404, f"release {release_id} is not an iOS build")
+    body = plistlib.dumps(install_manifest(release))
+    return Response(body, mimetype="application/xml", headers={"Cache-Control": "no-cache"})
+
+
+def install_manifest(release):
+    """The itms-services manifest iOS reads before it downloads the IPA."""
+    assets = [{"kind": "software-package", "url": urls.download_url(release.id)}]
+    if release.icon_key:
+        icon = urls.icon_url(release.id)
+        assets += [{"kind": "display-image", "url": icon}, {"kind": "full-size-image", "url": icon}]
+    variant = release.variant
+    title = release.display_name or release.metadata.get("display_name") or variant.product.name
+    return {"items": [{
+        "assets": assets,
+        "metadata": {
+            "bundle-identifier": release.identifier or variant.identifier,
+            "bundle-version": release.version,
+            "kind": "software",
+            "title": title,
+        },
+    }]}
+
+
+@bp.get("/icons/<release_id>.png")
+def icon(release_id):
+    release = published_release(release_id)
+    if not release.icon_key:
+        raise ApiError(404, f"release {release_id} has no icon")
+    try:
+        with closing(storage_for(release.storage).open(release.icon_key)) as stored:
+            data = stored.read(MAX_ICON_BYTES)
+    except (FileNotFoundError, StorageError):
+        raise ApiError(404, f"the icon of release {release_id} is missing from storage") from None
+    kind = image_type(data)
+    if kind is None:
+        raise ApiError(404, f"the icon of release {release_id} is not a PNG or WebP image")
+    return send_file(
+        io.BytesIO(data),
+        mimetype=f"image/{kind}",
+        etag=hashlib.sha256(data).hexdigest(),
+        max_age=ICON_MAX_AGE,
+        conditional=True,
+    )
+
+
+@bp.post("/events")
+def post_event():
+    body = small_json_object(MAX_EVENT_BYTES)
+    unknown = sorted(set(body) - EVENT_FIELDS)
+    if unknown:
+        raise ApiError(400, f"unknown field {unknown[0]}")
+    event_type = validate.text(body, "type", required=True, max_length=16)
+    if event_type not in ("click", "visit"):
+        raise ApiError(400, "type must be click or visit")
+    extra = body.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ApiError(400, "extra must be a JSON object")
+    product_id, variant_id, release_id = event_target(body)
+    event = record_event(event_type, product_id, variant_id, release_id, extra)
+    return ok({"id": event.id}, 201)
+
+
+def small_json_object(limit):
+    """The body as a JSON object; 413 past `limit` bytes, whether or not Content-Length says so."""
+    if (request.content_length or 0) > limit:
+        raise ApiError(413, f"request body must be at most {limit} bytes")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, f"request body must be at most {limit} bytes")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "request body must be valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return body
+
+
+def event_target(body):
+    """(product_id, variant_id, release_id) of the published release or variant the event names."""
+    release_id = validate.text(body, "release_id", max_length=64)
+    variant_id = validate.text(body, "variant_id", max_length=64)
+    if release_id:
+        try:
+            release = published_release(release_id)
+        except ApiError:
+            raise ApiError(400, f"release_id {release_id} does not exist") from None
+        if variant_id and variant_id != release.variant_id:
+            raise ApiError(400, "variant_id does not match the release")
+        return release.variant.product_id, release.variant_id, release.id
+    if variant_id:
+        variant = (
+            Variant.select(Variant, Product)
+            .join(Product)
+            .where((Variant.id == variant_id) & Variant.published & Product.published)
+            .first()
+        )
+        if variant is None:
+            raise ApiError(400, f"variant_id {variant_id} does not exist")
+        return variant.product_id, variant.id, ""
+    raise ApiError(400, "release_id or variant_id is required")

@@ -1,0 +1,460 @@
+"""The public side: product pages and their JSON, QR codes, iOS manifests, icons, click events,
+and the admin events list."""
+import io
+import json
+import plistlib
+import re
+from datetime import datetime
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
+from fenfa_lib.models import Event
+from samples import icon_size, png_pixels, require_samples
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
+IPAD = "Mozilla/5.0 (iPad; CPU OS 12_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
+ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36"
+WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
+LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
+IOS_SAMPLE = "ios-uncrackable2-xml-plist-cgbi-icons.ipa"
+ANDROID_SAMPLE = "android-politedroid-minsdk3-tiny.apk"
+EXE = b"MZ" + bytes(range(256)) * 8
+DMG = b"\0" * 1000 + b"koly" + b"\0" * 508
+DEB = b"!<arch>\n" + b"\0" * 200
+SCRIPT = "<script>window.pwned=1</script>"
+
+
+def upload(api, variant_id, name, content=None, **fields):
+    """Upload a corpus file (or `content` under `name`) and return the release."""
+    content = (require_samples() / name).read_bytes() if content is None else content
+    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
+                        data={"variant_id": variant_id, "app_file": (io.BytesIO(content), name), **fields})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.json["data"]["release"]
+
+
+@pytest.fixture
+def shop(api):
+    """A product with one release on each platform; the admin order is not any visitor's order."""
+    product = api.create_product(description="Builds for testers")
+    pid = product["id"]
+    variants = {
+        "windows": api.create_variant(pid, platform="windows", display_name="Windows", sort_order=0),
+        "macos": api.create_variant(pid, platform="macos", display_name="macOS", sort_order=1),
+        "android": api.create_variant(pid, platform="android", display_name="Android phone",
+                                      identifier="com.politedroid", sort_order=2),
+        "ios": api.create_variant(pid, platform="ios", display_name="iPhone & iPad",
+                                  identifier="sg.vp.UnCrackable-2", sort_order=3),
+        "linux": api.create_variant(pid, platform="linux", display_name="Linux", sort_order=4),
+    }
+    releases = {
+        "windows": upload(api, variants["windows"]["id"], "setup.exe", EXE),
+        "macos": upload(api, variants["macos"]["id"], "App.dmg", DMG),
+        "android": upload(api, variants["android"]["id"], ANDROID_SAMPLE),
+        "ios": upload(api, variants["ios"]["id"], IOS_SAMPLE, changelog="First line\nSecond line"),
+        "linux": upload(api, variants["linux"]["id"], "app.deb", DEB),
+    }
+    return {"product": product, "variants": variants, "releases": releases}
+
+
+def page(client, path="/products/demo", user_agent=WINDOWS, **headers):
+    response = client.get(path, headers={"User-Agent": user_agent, **headers})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
+    return response.get_data(as_text=True)
+
+
+def card_platforms(html):
+    return re.findall(r'<article class="card[^"]*" data-platform="(\w+)"', html)
+
+
+def card_html(html, platform):
+    """The HTML of one variant card."""
+    return re.search(rf'data-platform="{platform}">(.*?)</article>', html, re.S).group(1)
+
+
+def test_landing_page_is_small_and_lists_no_products(client, shop):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Fenfa" in html and "Demo App" not in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_product_page_shows_each_card_with_its_release(client, shop):
+    html = page(client, user_agent=IPHONE)
+    ios, android = shop["releases"]["ios"], shop["releases"]["android"]
+    assert "<h1>Demo App</h1>" in html and "Builds for testers" in html
+    assert f'src="http://localhost/icons/{ios["id"]}.png"' in html
+    ios_card = card_html(html, "ios")
+    assert "iPhone &amp; iPad" in ios_card
+    assert "1.0 <span class=\"muted\">(build 1)</span>" in ios_card
+    assert "289.8 KB" in ios_card and "iOS 8.0 or later" in ios_card
+    assert ios["created_at"][:10] in ios_card
+    install = ("itms-services://?action=download-manifest&amp;url=http%3A%2F%2Flocalhost%2Fios%2F"
+               f"{ios['id']}%2Fmanifest.plist")
+    assert f'href="{install}" data-release="{ios["id"]}">Install</a>' in ios_card
+    assert f'href="/udid/profile.mobileconfig?variant={shop["variants"]["ios"]["id"]}"' in ios_card
+    assert "<p>First line\nSecond line</p>" in ios_card
+    android_card = card_html(html, "android")
+    assert f'href="http://localhost/d/{android["id"]}" data-release="{android["id"]}">Download</a>' in android_card
+    assert "Android 1.5 (API 3) or later" in android_card and "itms-services" not in android_card
+    assert '<svg viewBox="0 0 ' in html
+
+
+@pytest.mark.parametrize("user_agent,first", [
+    (IPHONE, "ios"), (IPAD, "ios"), (ANDROID, "android"), (WINDOWS, "windows"), (MAC, "macos"),
+    (LINUX, "linux"), ("curl/8.0", None),
+])
+def test_the_visitors_platform_comes_first(client, shop, user_agent, first):
+    html = page(client, user_agent=user_agent)
+    admin_order = ["windows", "macos", "android", "ios", "linux"]
+    expected = [first] + [p for p in admin_order if p != first] if first else admin_order
+    assert card_platforms(html) == expected
+    assert re.findall(r'class="card recommended" data-platform="(\w+)"', html) == ([first] if first else [])
+
+
+def test_r_selects_an_older_release_of_the_same_product(api, client, shop):
+    android_id = shop["variants"]["android"]["id"]
+    old = shop["releases"]["android"]
+    new = upload(api, android_id, ANDROID_SAMPLE, version="2.0", build="5")
+    card = card_html(page(client), "android")
+    assert f'data-release="{new["id"]}"' in card and ">2.0 <" in card
+    assert f'href="http://localhost/products/demo?r={old["id"]}">1.3 (4)</a>' in card
+    card = card_html(page(client, f"/products/demo?r={old['id']}"), "android")
+    assert f'data-release="{old["id"]}"' in card
+    assert f'href="http://localhost/products/demo?r={new["id"]}">2.0 (5)</a> <span class="channel">latest' in card
+    other = api.create_product(name="Other", slug="other")
+    foreign = upload(api, api.create_variant(other["id"], platform="windows")["id"], "x.exe", EXE)
+    for selector in (foreign["id"], "rel_0000000000000000", "<b>"):
+        assert f'data-release="{new["id"]}"' in card_html(page(client, f"/products/demo?r={selector}"), "android")
+
+
+def test_names_descriptions_and_changelogs_are_escaped(api, client):
+    product = api.create_product(name=f"Evil {SCRIPT}", slug="evil", description=SCRIPT)
+    variant = api.create_variant(product["id"], platform="windows", display_name=SCRIPT)
+    upload(api, variant["id"], "setup.exe", EXE, changelog=f"{SCRIPT}\nline two", version="1<b>")
+    html = page(client, "/products/evil")
+    assert "<script>window" not in html
+    assert html.count("&lt;script&gt;window.pwned=1&lt;/script&gt;") == 5
+    assert "1&lt;b&gt;" in html and "\nline two</p>" in html
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/product.js" defer>']
+    assert SCRIPT in json.dumps(client.get("/api/products/evil").json)
+
+
+def test_unknown_and_unpublished_products_are_html_404s(api, client, shop):
+    product_id = shop["product"]["id"]
+    for path in ("/products/nope", "/products/nope/qrcode.svg"):
+        response = client.get(path)
+        assert (response.status_code, response.mimetype) == (404, "text/html")
+        assert "no app at this address" in response.get_data(as_text=True)
+    assert_error(client.get("/api/products/nope"), 404, "NOT_FOUND", "nope")
+    api.data("PUT", f"/admin/api/apps/{product_id}/unpublish")
+    for path in ("/products/demo", "/products/demo/qrcode.svg"):
+        assert client.get(path).status_code == 404
+    assert_error(client.get("/api/products/demo"), 404, "NOT_FOUND")
+    api.data("PUT", f"/admin/api/apps/{product_id}/publish")
+    api.data("PUT", f"/admin/api/apps/{shop['variants']['ios']['id']}/unpublish")
+    assert card_platforms(page(client)) == ["windows", "macos", "android", "linux"]
+    variants = client.get("/api/products/demo").json["data"]["variants"]
+    assert [variant["platform"] for variant in variants] == ["windows", "macos", "android", "linux"]
+
+
+def test_aab_releases_have_no_install_button(api, client):
+    product = api.create_product()
+    variant = api.create_variant(product["id"], identifier="com.icyleaf.appinfodemo")
+    upload(api, variant["id"], "android-appinfodemo.aab")
+    card = card_html(page(client, user_agent=ANDROID), "android")
+    assert "cannot be installed directly" in card and "data-release" not in card
+    release = client.get("/api/products/demo").json["data"]["variants"][0]["releases"][0]
+    assert release["installable"] is False
+
+
+def test_empty_products_and_variants_say_so(api, client):
+    product = api.create_product()
+    assert "Nothing to download yet." in page(client)
+    api.create_variant(product["id"])
+    assert "No build is available yet." in card_html(page(client), "android")
+
+
+def test_chinese_is_chosen_from_accept_language(client, shop):
+    html = page(client, user_agent=IPHONE, **{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert '<html lang="zh">' in html and ">安装</a>" in html and "注册此设备" in html
+    html = page(client, **{"Accept-Language": "fr-FR,en;q=0.5"})
+    assert '<html lang="en">' in html and ">Download</a>" in html
+
+
+def test_a_visit_event_is_recorded(api, client, shop):
+    page(client, user_agent=ANDROID)
+    items = api.data("GET", "/admin/api/events?type=visit")["items"]
+    assert len(items) == 1
+    assert items[0]["product_id"] == shop["product"]["id"]
+    assert (items[0]["variant_id"], items[0]["release_id"], items[0]["user_agent"]) == ("", "", ANDROID)
+    client.get("/api/products/demo")
+    client.head("/products/demo")
+    assert api.data("GET", "/admin/api/events?type=visit")["total"] == 1
+
+
+def test_https_warning_is_for_admins_only(api, client, shop):
+    warning = "primary domain is not https://"
+    assert warning in page(client, **{"X-Auth-Token": ADMIN_TOKEN})
+    assert warning not in page(client)
+    assert warning not in page(client, **{"X-Auth-Token": UPLOAD_TOKEN})
+    assert warning not in page(client, **{"X-Auth-Token": "wrong"})
+    api.data("PUT", "/admin/api/settings", json={"primary_domain": "https://dl.example.com"})
+    html = page(client, **{"X-Auth-Token": ADMIN_TOKEN})
+    assert warning not in html
+    assert f'href="https://dl.example.com/d/{shop["releases"]["windows"]["id"]}"' in html
+
+
+def test_json_api_has_the_page_data_and_no_device_or_team_details(api, client, shop):
+    admin_view = api.data("GET", f"/admin/api/products/{shop['product']['id']}")
+    ios_admin = next(v for v in admin_view["variants"] if v["platform"] == "ios")
+    profile = ios_admin["releases"][0]["provisioning_profile"]
+    assert profile["devices"] and profile["team_id"]
+    response = client.get("/api/products/demo", headers={"User-Agent": IPHONE})
+    data = response.json["data"]
+    text = response.get_data(as_text=True)
+    for secret in profile["devices"] + [profile["team_id"], profile["uuid"], "provisioning_profile"]:
+        assert secret not in text
+    assert (data["product"]["name"], data["visitor_platform"]) == ("Demo App", "ios")
+    assert data["product"]["icon_url"] == f"http://localhost/icons/{shop['releases']['ios']['id']}.png"
+    assert data["urls"] == {"page": "http://localhost/products/demo",
+                            "qrcode": "http://localhost/products/demo/qrcode.svg"}
+    ios = data["variants"][0]
+    assert (ios["platform"], ios["recommended"]) == ("ios", True)
+    release = ios["releases"][0]
+    assert release["id"] == ios["selected_release_id"] == shop["releases"]["ios"]["id"]
+    assert release["urls"]["ios_install"].startswith("itms-services://?action=download-manifest&url=http%3A")
+    assert release["changelog"] == "First line\nSecond line"
+    assert "ios_install" not in data["variants"][1]["releases"][0]["urls"]
+
+
+def test_manifest_points_at_the_ipa_and_its_icon(client, shop):
+    release_id = shop["releases"]["ios"]["id"]
+    response = client.get(f"/ios/{release_id}/manifest.plist")
+    assert response.status_code == 200 and response.mimetype == "application/xml"
+    item = plistlib.loads(response.data)["items"][0]
+    icon = f"http://localhost/icons/{release_id}.png"
+    assert item["assets"] == [
+        {"kind": "software-package", "url": f"http://localhost/d/{release_id}"},
+        {"kind": "display-image", "url": icon},
+        {"kind": "full-size-image", "url": icon},
+    ]
+    assert item["metadata"] == {"bundle-identifier": "sg.vp.UnCrackable-2", "bundle-version": "1.0",
+                                "kind": "software", "title": "UnCrackable2"}
+
+
+def test_manifest_without_icon_and_manifest_404s(api, client, shop):
+    variant = api.create_variant(shop["product"]["id"], platform="ios", identifier="com.icyleaf.AppInfoDemo")
+    release = upload(api, variant["id"], "ios-iphone-binary-plist-no-icons.ipa")
+    item = plistlib.loads(client.get(f"/ios/{release['id']}/manifest.plist").data)["items"][0]
+    assert [asset["kind"] for asset in item["assets"]] == ["software-package"]
+    assert item["metadata"]["title"] == "AppInfoDemo"
+    assert_error(client.get(f"/ios/{shop['releases']['android']['id']}/manifest.plist"), 404, "NOT_FOUND")
+    assert_error(client.get("/ios/rel_0000000000000000/manifest.plist"), 404, "NOT_FOUND")
+    api.data("PUT", f"/admin/api/apps/{variant['id']}/unpublish")
+    assert_error(client.get(f"/ios/{release['id']}/manifest.plist"), 404, "NOT_FOUND")
+
+
+def test_icons_are_valid_images_with_cache_headers(api, client, shop):
+    path = f"/icons/{shop['releases']['ios']['id']}.png"
+    response = client.get(path)
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    width, height, _, _ = png_pixels(response.data)
+    assert width == height >= 57
+    assert "max-age=86400" in response.headers["Cache-Control"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get(path, headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
+    variant = api.create_variant(shop["product"]["id"], identifier="com.icyleaf.appinfodemo")
+    webp = upload(api, variant["id"], "android-appinfodemo-obfuscated-res-adaptive.apk")
+    response = client.get(f"/icons/{webp['id']}.png")
+    assert response.mimetype == "image/webp" and icon_size(response.data)[0] > 0
+
+
+def test_icons_404_without_icon_or_when_unpublished(api, client, shop):
+    assert_error(client.get(f"/icons/{shop['releases']['windows']['id']}.png"), 404, "NOT_FOUND", "no icon")
+    assert_error(client.get("/icons/rel_0000000000000000.png"), 404, "NOT_FOUND")
+    api.data("PUT", f"/admin/api/apps/{shop['variants']['ios']['id']}/unpublish")
+    assert_error(client.get(f"/icons/{shop['releases']['ios']['id']}.png"), 404, "NOT_FOUND")
+
+
+def qr_matrix_from_svg(svg):
+    """Dark modules of a segno SVG path ("M x y", "m dx dy", "h n" commands) as a set of (x, y),
+    moved so that the symbol starts at (0, 0) whatever quiet zone the SVG has."""
+    path = re.search(r'class="qrline"[^>]* d="([^"]+)"', svg).group(1)
+    dark, x, y = set(), 0.0, 0.0
+    for command, numbers in re.findall(r"([Mmh])([-\d. ]+)", path):
+        values = [float(value) for value in numbers.split()]
+        if command == "M":
+            x, y = values
+        elif command == "m":
+            x, y = x + values[0], y + values[1]
+        else:
+            dark.update((int(x) + step, int(y)) for step in range(int(values[0])))
+            x += values[0]
+    left, top = min(x for x, _ in dark), min(y for _, y in dark)
+    return {(x - left, y - top) for x, y in dark}
+
+
+def decode_qr(svg, scale=6, quiet_zone=4):
+    """The text of the QR code drawn by an SVG, read by a real decoder from a rendering of it."""
+    dark = qr_matrix_from_svg(svg)
+    size = max(x for x, _ in dark) + 1 + 2 * quiet_zone
+    image = Image.new("L", (size * scale, size * scale), 255)
+    for x, y in dark:
+        left, top = (x + quiet_zone) * scale, (y + quiet_zone) * scale
+        image.paste(0, (left, top, left + scale, top + scale))
+    return [result.text for result in zxingcpp.read_barcodes(image)]
+
+
+def test_qr_code_svg_decodes_to_the_page_url(api, client, shop):
+    response = client.get("/products/demo/qrcode.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert decode_qr(response.get_data(as_text=True)) == ["http://localhost/products/demo"]
+    api.data("PUT", "/admin/api/settings", json={"primary_domain": "https://dl.example.com"})
+    svg = client.get("/products/demo/qrcode.svg").get_data(as_text=True)
+    assert decode_qr(svg) == ["https://dl.example.com/products/demo"]
+    inline = re.search(r'<div class="qr-code">(.*?)</div>', page(client), re.S).group(1)
+    assert qr_matrix_from_svg(inline) == qr_matrix_from_svg(svg)
+
+
+def post_event(client, body):
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post("/events", data=raw, content_type="application/json", headers={"User-Agent": "tester/1.0"})
+
+
+def test_click_and_visit_events_are_recorded(api, client, shop):
+    release = shop["releases"]["android"]
+    variant = shop["variants"]["android"]
+    response = post_event(client, {"type": "click", "release_id": release["id"], "extra": {"button": "main"}})
+    assert response.status_code == 201
+    event = Event.get_by_id(response.json["data"]["id"])
+    assert (event.type, event.product_id, event.variant_id, event.release_id) == (
+        "click", shop["product"]["id"], variant["id"], release["id"])
+    assert event.extra == {"button": "main"}
+    response = post_event(client, {"type": "visit", "variant_id": variant["id"]})
+    assert response.status_code == 201
+    assert (Event.get_by_id(response.json["data"]["id"]).release_id) == ""
+    both = {"type": "click", "variant_id": variant["id"], "release_id": release["id"]}
+    assert post_event(client, both).status_code == 201
+
+
+def filler(size):
+    """A click body of exactly `size` bytes."""
+    body = {"type": "click", "release_id": "{release}", "extra": {"pad": ""}}
+    base = len(json.dumps(body).replace("{release}", "rel_0123456789abcdef"))
+    body["extra"]["pad"] = "x" * (size - base)
+    return body
+
+
+@pytest.mark.parametrize("body,status,message", [
+    ({"type": "download", "release_id": "{release}"}, 400, "type must be click or visit"),
+    ({"release_id": "{release}"}, 400, "type is required"),
+    ({"type": 5, "release_id": "{release}"}, 400, "type must be a string"),
+    ({"type": "click"}, 400, "release_id or variant_id is required"),
+    ({"type": "click", "release_id": "rel_0000000000000000"}, 400, "does not exist"),
+    ({"type": "click", "variant_id": "var_0000000000000000"}, 400, "does not exist"),
+    ({"type": "click", "release_id": 7}, 400, "release_id must be a string"),
+    ({"type": "click", "release_id": "{release}", "variant_id": "{other_variant}"}, 400, "does not match"),
+    ({"type": "click", "release_id": "{release}", "extra": "text"}, 400, "extra must be a JSON object"),
+    ({"type": "click", "release_id": "{release}", "admin": True}, 400, "unknown field admin"),
+    ("not json", 400, "valid JSON"),
+    ('["click"]', 400, "JSON object"),
+    ("", 400, "valid JSON"),
+    (filler(4097), 413, "at most 4096 bytes"),
+    ("x" * 100_000, 413, "at most 4096 bytes"),
+])
+def test_event_validation(client, shop, body, status, message):
+    ids = {"release": shop["releases"]["android"]["id"], "other_variant": shop["variants"]["ios"]["id"]}
+    raw = body if isinstance(body, str) else json.dumps(body)
+    for name, value in ids.items():
+        raw = raw.replace("{" + name + "}", value)
+    code = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE"}[status]
+    assert_error(post_event(client, raw), status, code, message)
+    assert Event.select().where(Event.type == "click").count() == 0
+
+
+def test_event_body_limit_is_4_kib(client, shop):
+    raw = json.dumps(filler(4096)).replace("{release}", shop["releases"]["android"]["id"])
+    assert len(raw) == 4096
+    assert post_event(client, raw).status_code == 201
+
+
+def test_events_for_unpublished_builds_are_refused(api, client, shop):
+    api.data("PUT", f"/admin/api/apps/{shop['variants']['android']['id']}/unpublish")
+    response = post_event(client, {"type": "click", "release_id": shop["releases"]["android"]["id"]})
+    assert_error(response, 400, "BAD_REQUEST", "does not exist")
+
+
+@pytest.fixture
+def events(client, shop):
+    """Five events on known days; returns their IDs oldest first."""
+    android, ios = shop["releases"]["android"], shop["releases"]["ios"]
+    bodies = [("visit", {"variant_id": shop["variants"]["android"]["id"]}), ("click", {"release_id": android["id"]}),
+              ("click", {"release_id": ios["id"]}), ("click", {"release_id": android["id"]}),
+              ("visit", {"variant_id": shop["variants"]["ios"]["id"]})]
+    days = ["2026-01-01T08:00:00", "2026-01-02T09:30:00", "2026-01-02T23:59:30", "2026-01-03T00:00:00",
+            "2026-01-05T12:00:00"]
+    ids = []
+    for (event_type, target), day in zip(bodies, days):
+        event_id = post_event(client, {"type": event_type, **target}).json["data"]["id"]
+        Event.update(ts=datetime.fromisoformat(day)).where(Event.id == event_id).execute()
+        ids.append(event_id)
+    Event.delete().where(Event.type == "upload").execute()
+    return ids
+
+
+@pytest.mark.parametrize("query,picked", [
+    ("", [4, 3, 2, 1, 0]),
+    ("type=click", [3, 2, 1]),
+    ("type=click&release_id={android}", [3, 1]),
+    ("variant_id={ios_variant}", [4, 2]),
+    ("product_id={product}", [4, 3, 2, 1, 0]),
+    ("product_id=prd_0000000000000000", []),
+    ("from=2026-01-02", [4, 3, 2, 1]),
+    ("to=2026-01-02", [2, 1, 0]),
+    ("from=2026-01-02&to=2026-01-02", [2, 1]),
+    ("from=2026-01-02T10:00:00Z&to=2026-01-03T00:00:00Z", [3, 2]),
+    ("from=2026-01-02T11:00:00%2B02:00", [4, 3, 2, 1]),
+    ("limit=2", [4, 3]),
+    ("limit=2&offset=2", [2, 1]),
+    ("type=click&limit=1&offset=1", [2]),
+])
+def test_admin_events_filters_and_pages(api, shop, events, query, picked):
+    ids = {"android": shop["releases"]["android"]["id"], "ios_variant": shop["variants"]["ios"]["id"],
+           "product": shop["product"]["id"]}
+    data = api.data("GET", "/admin/api/events?" + query.format(**ids))
+    assert [item["id"] for item in data["items"]] == [events[index] for index in picked]
+    if "limit" not in query:
+        assert data["total"] == len(picked)
+
+
+def test_admin_event_items_have_every_column(api, shop, events):
+    data = api.data("GET", "/admin/api/events?type=click&limit=1")
+    assert data["total"] == 3
+    assert data["items"] == [{
+        "id": events[3], "ts": "2026-01-03T00:00:00Z", "type": "click", "product_id": shop["product"]["id"],
+        "variant_id": shop["variants"]["android"]["id"], "release_id": shop["releases"]["android"]["id"],
+        "ip": "127.0.0.1", "user_agent": "tester/1.0", "extra": {},
+    }]
+
+
+@pytest.mark.parametrize("query,message", [
+    ("from=yesterday", "from must be an ISO 8601 date or datetime"),
+    ("to=2026-13-01", "to must be an ISO 8601 date or datetime"),
+    ("type=install", "type must be one of"),
+    ("limit=0", "limit must be between"),
+    ("offset=-1", "offset must be between"),
+])
+def test_admin_events_bad_filters(api, query, message):
+    assert_error(api.call("GET", "/admin/api/events?" + query), 400, "BAD_REQUEST", message)
+
+
+def test_admin_events_need_an_admin_token(api):
+    assert_error(api.call("GET", "/admin/api/events", token=""), 401, "UNAUTHORIZED")
+    assert_error(api.call("GET", "/admin/api/events", token=UPLOAD_TOKEN), 403, "FORBIDDEN")
