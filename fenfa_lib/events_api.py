@@ -1,36 +1,18 @@
 """GET /admin/api/events: analytics events, filtered and newest first."""
-from datetime import date, datetime, time, timedelta
-
 from flask import Blueprint, request
 
 from fenfa_lib import validate
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import require_token
 from fenfa_lib.events import EVENT_TYPES
-from fenfa_lib.models import Event, iso, naive_utc
+from fenfa_lib.models import Event, iso
 
 bp = Blueprint("events_api", __name__, url_prefix="/admin/api")
 ID_FILTERS = {"product_id": Event.product_id, "variant_id": Event.variant_id, "release_id": Event.release_id}
 
 
-def query_moment(name):
-    """(naive UTC datetime, whether it was a bare date) from the query string, or (None, False)."""
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None, False
-    try:
-        return datetime.combine(date.fromisoformat(raw), time()), True
-    except ValueError:
-        pass
-    try:
-        return naive_utc(datetime.fromisoformat(raw)), False
-    except ValueError:
-        raise ApiError(400, f"{name} must be an ISO 8601 date or datetime") from None
-
-
 def filtered_events():
-    """Events matching the query string's type, ID and time filters, newest first. A bare `to`
-    date includes that whole day."""
+    """Events matching the query string's type, ID and time filters, newest first."""
     query = Event.select()
     event_type = request.args.get("type", "").strip()
     if event_type:
@@ -41,13 +23,7 @@ def filtered_events():
         value = request.args.get(name, "").strip()
         if value:
             query = query.where(column == value)
-    start, _ = query_moment("from")
-    if start:
-        query = query.where(Event.ts >= start)
-    end, whole_day = query_moment("to")
-    if end:
-        query = query.where(Event.ts < end + timedelta(days=1) if whole_day else Event.ts <= end)
-    return query.order_by(Event.ts.desc(), Event.id.desc())
+    return validate.within_time_range(query, Event.ts).order_by(Event.ts.desc(), Event.id.desc())
 
 
 def event_dict(event):
