@@ -1,13 +1,12 @@
 """GET /d/:id — ranges, conditional requests, counting, unpublished releases, deletes."""
 import hashlib
-import io
 import threading
 import urllib.request
 
 import pytest
 from werkzeug.serving import make_server
 
-from helpers import UPLOAD_TOKEN, assert_error
+from helpers import assert_error
 from fenfa_lib.models import Event, Release
 
 CONTENT = b"MZ" + bytes(range(256)) * 400
@@ -17,10 +16,8 @@ CONTENT = b"MZ" + bytes(range(256)) * 400
 def release(api):
     product = api.create_product()
     variant = api.create_variant(product["id"], platform="windows")
-    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
-                        data={"variant_id": variant["id"], "app_file": (io.BytesIO(CONTENT), "setup.exe")})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.json["data"]["release"] | {"product_id": product["id"], "variant_id": variant["id"]}
+    release = api.upload_release(variant["id"], "setup.exe", CONTENT)
+    return release | {"product_id": product["id"], "variant_id": variant["id"]}
 
 
 def download_count(release_id):

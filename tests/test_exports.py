@@ -7,6 +7,7 @@ import pytest
 from helpers import UPLOAD_TOKEN, assert_error
 from fenfa_lib.models import DeviceBinding, Event, IOSDevice, utcnow
 
+EXE = b"MZ" + b"\0" * 64
 EXPORTS = ["/admin/exports/releases.csv", "/admin/exports/events.csv", "/admin/exports/ios_devices.csv"]
 
 
@@ -16,12 +17,6 @@ def read_csv(response):
     assert response.is_streamed
     return list(csv.reader(io.StringIO(response.get_data(as_text=True), newline="")))
 
-
-def upload(api, variant_id, name, **fields):
-    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
-                        data={"variant_id": variant_id, "app_file": (io.BytesIO(b"MZ" + b"\0" * 64), name), **fields})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.json["data"]["release"]
 
 
 @pytest.mark.parametrize("path", EXPORTS)
@@ -40,9 +35,8 @@ def test_releases_csv_rows_filters_and_formula_guard(api):
     product = api.create_product()
     windows = api.create_variant(product["id"], platform="windows", identifier="win")
     linux = api.create_variant(product["id"], platform="linux", identifier="lin")
-    first = upload(api, windows["id"], "setup.exe", version="1.0", build="7", channel="=HYPERLINK(\"x\")")
-    api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
-             data={"variant_id": linux["id"], "app_file": (io.BytesIO(b"\x1f\x8b" + b"\0" * 64), "a.tar.gz")})
+    first = api.upload_release(windows["id"], "setup.exe", EXE, version="1.0", build="7", channel="=HYPERLINK(\"x\")")
+    api.upload_release(linux["id"], "a.tar.gz", b"\x1f\x8b" + b"\0" * 64)
     rows = read_csv(api.call("GET", "/admin/exports/releases.csv"))
     assert rows[0] == ["release_id", "product_id", "variant_id", "platform", "identifier", "version", "build",
                        "channel", "file_name", "size_bytes", "sha256", "download_count", "created_at"]
@@ -62,7 +56,7 @@ def test_releases_csv_rows_filters_and_formula_guard(api):
 def test_events_csv_quotes_awkward_values_and_keeps_deleted_history(api, client):
     product = api.create_product()
     variant = api.create_variant(product["id"], platform="windows", identifier="win")
-    release = upload(api, variant["id"], "setup.exe")
+    release = api.upload_release(variant["id"], "setup.exe", EXE)
     client.get(f"/d/{release['id']}", headers={"User-Agent": 'Agent, "quoted"'})
     Event.create(type="click", release_id=release["id"], user_agent="two\nlines", extra={"button": "=x"})
     api.data("DELETE", f"/admin/api/products/{product['id']}")

@@ -1,13 +1,12 @@
 """Uploads, downloads and deletes through the API with S3 storage on a real S3 server."""
 import hashlib
-import io
 import itertools
 import urllib.error
 import urllib.request
 
 import pytest
 
-from helpers import UPLOAD_TOKEN, assert_error
+from helpers import assert_error
 from s3server import client as s3_client
 from s3server import make_bucket
 from fenfa_lib.models import Release
@@ -34,11 +33,9 @@ def use_s3(api, s3_settings):
     return api.data("PUT", "/admin/api/settings", json=s3_settings)
 
 
-def upload(api, variant_id, content, file_name):
-    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
-                        data={"variant_id": variant_id, "app_file": (io.BytesIO(content), file_name)})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.json["data"]["release"]
+
+def politedroid():
+    return (require_samples() / "android-politedroid-minsdk3-tiny.apk").read_bytes()
 
 
 def bucket_keys(server, bucket):
@@ -69,7 +66,7 @@ def test_upload_goes_to_the_bucket_and_downloads_by_presigned_redirect(api, clie
                                                                       variant, use_s3):
     sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
     content = sample.read_bytes()
-    release = upload(api, variant["id"], content, sample.name)
+    release = api.upload_release(variant["id"], sample.name, content)
     folder = f"{variant['product_id']}/{variant['id']}/{release['id']}"
     assert set(bucket_keys(s3_server, bucket)) >= {f"{folder}/{sample.name}", f"{folder}/meta.json"}
     assert not (data_dir / "uploads").exists() or list((data_dir / "uploads").rglob("*")) == []
@@ -93,8 +90,7 @@ def test_presigned_urls_expire(api, client, variant, use_s3):
     import time
 
     api.data("PUT", "/admin/api/settings", json={"s3_presign_seconds": 1})
-    release = upload(api, variant["id"], require_samples().joinpath("android-politedroid-minsdk3-tiny.apk")
-                     .read_bytes(), "app.apk")
+    release = api.upload_release(variant["id"], "app.apk", politedroid())
     location = client.get(f"/d/{release['id']}").headers["Location"]
     time.sleep(2.5)
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -104,8 +100,7 @@ def test_presigned_urls_expire(api, client, variant, use_s3):
 
 def test_public_url_redirects_without_a_signature(api, client, variant, use_s3):
     api.data("PUT", "/admin/api/settings", json={"s3_public_url": "https://cdn.example.com/builds/"})
-    release = upload(api, variant["id"], require_samples().joinpath("android-politedroid-minsdk3-tiny.apk")
-                     .read_bytes(), "My App.apk")
+    release = api.upload_release(variant["id"], "My App.apk", politedroid())
     location = client.get(f"/d/{release['id']}").headers["Location"]
     assert location == (f"https://cdn.example.com/builds/{variant['product_id']}/{variant['id']}/"
                         f"{release['id']}/My%20App.apk")
@@ -114,7 +109,7 @@ def test_public_url_redirects_without_a_signature(api, client, variant, use_s3):
 def test_large_upload_uses_multipart(api, s3_server, bucket, use_s3):
     windows = api.create_variant(api.create_product(slug="desk")["id"], platform="windows")
     content = b"MZ" + hashlib.sha256(b"seed").digest() * (40 * 1024 * 1024 // 32)
-    release = upload(api, windows["id"], content, "setup.exe")
+    release = api.upload_release(windows["id"], "setup.exe", content)
     key = Release.get_by_id(release["id"]).storage_key
     head = s3_client(s3_server).head_object(Bucket=bucket, Key=key)
     assert head["ContentLength"] == len(content)
@@ -123,10 +118,10 @@ def test_large_upload_uses_multipart(api, s3_server, bucket, use_s3):
 
 
 def test_older_releases_keep_their_storage_after_switching(api, client, s3_server, bucket, s3_settings, variant):
-    apk = require_samples().joinpath("android-politedroid-minsdk3-tiny.apk").read_bytes()
-    local_release = upload(api, variant["id"], apk, "local.apk")
+    apk = politedroid()
+    local_release = api.upload_release(variant["id"], "local.apk", apk)
     api.data("PUT", "/admin/api/settings", json=s3_settings)
-    s3_release = upload(api, variant["id"], apk, "s3.apk")
+    s3_release = api.upload_release(variant["id"], "s3.apk", apk)
     api.data("PUT", "/admin/api/settings", json={"storage_type": "local"})
     assert client.get(f"/d/{local_release['id']}").data == apk
     assert client.get(f"/d/{s3_release['id']}").status_code == 302
@@ -134,9 +129,9 @@ def test_older_releases_keep_their_storage_after_switching(api, client, s3_serve
 
 
 def test_deletes_remove_objects(api, s3_server, bucket, variant, use_s3):
-    apk = require_samples().joinpath("android-politedroid-minsdk3-tiny.apk").read_bytes()
-    first = upload(api, variant["id"], apk, "one.apk")
-    upload(api, variant["id"], apk, "two.apk")
+    apk = politedroid()
+    first = api.upload_release(variant["id"], "one.apk", apk)
+    api.upload_release(variant["id"], "two.apk", apk)
     api.data("DELETE", f"/admin/api/releases/{first['id']}")
     assert not any(first["id"] in key for key in bucket_keys(s3_server, bucket))
     assert bucket_keys(s3_server, bucket)

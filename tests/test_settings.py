@@ -1,5 +1,4 @@
 """Settings and upload configuration through the admin API."""
-import io
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -82,8 +81,7 @@ def test_switching_to_unreachable_s3_is_refused(api):
 def test_saved_primary_domain_drives_generated_urls(api):
     api.data("PUT", "/admin/api/settings", json={"primary_domain": "https://dl.example.com"})
     variant = api.create_variant(api.create_product()["id"], platform="windows")
-    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
-                        data={"variant_id": variant["id"], "app_file": (io.BytesIO(b"MZ.."), "a.exe")})
+    response = api.upload(variant["id"], "a.exe", b"MZ..")
     assert response.json["data"]["urls"]["download"].startswith("https://dl.example.com/d/rel_")
 
 

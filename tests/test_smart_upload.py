@@ -4,15 +4,14 @@ import zipfile
 
 import pytest
 
-from helpers import UPLOAD_TOKEN, assert_error
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 from fenfa_lib.images import image_type, png_size
 from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant
 from samples import require_samples
 
 
-def post(api, path, content, file_name, token=None, **fields):
-    return api.call("POST", path, token=token, content_type="multipart/form-data",
-                    data={"app_file": (io.BytesIO(content), file_name), **fields})
+
+SMART = "/admin/api/smart-upload"
 
 
 def sample_bytes(name):
@@ -21,7 +20,7 @@ def sample_bytes(name):
 
 def test_smart_upload_creates_product_and_variant_then_reuses_them(api):
     content = sample_bytes("ios-uncrackable2-xml-plist-cgbi-icons.ipa")
-    first = post(api, "/admin/api/smart-upload", content, "UnCrackable.ipa")
+    first = api.upload(None, "UnCrackable.ipa", content, path=SMART, token=ADMIN_TOKEN)
     assert first.status_code == 201, first.get_data(as_text=True)
     app = first.json["data"]["app"]
     assert (app["platform"], app["bundle_id"]) == ("ios", "sg.vp.UnCrackable-2")
@@ -30,13 +29,13 @@ def test_smart_upload_creates_product_and_variant_then_reuses_them(api):
     variant = Variant.get_by_id(app["variant_id"])
     assert (variant.platform, variant.identifier, variant.installer_type) == ("ios", "sg.vp.UnCrackable-2", "ipa")
 
-    second = post(api, "/admin/api/smart-upload", content, "UnCrackable.ipa", version="1.0.1")
+    second = api.upload(None, "UnCrackable.ipa", content, path=SMART, version="1.0.1", token=ADMIN_TOKEN)
     assert second.json["data"]["app"]["variant_id"] == app["variant_id"]
     assert (Product.select().count(), Variant.select().count(), Release.select().count()) == (1, 1, 2)
 
 
 def test_smart_upload_names_the_product_after_the_app(api):
-    response = post(api, "/admin/api/smart-upload", sample_bytes("android-a2dpvol-localized-label.apk"), "a.apk")
+    response = api.upload(None, "android-a2dpvol-localized-label.apk", path=SMART, token=ADMIN_TOKEN)
     product = Product.get_by_id(response.json["data"]["app"]["product_id"])
     assert (product.name, product.slug) == ("A2DP Volume", "a2dp-volume")
     assert Variant.get(Variant.product == product).platform == "android"
@@ -44,21 +43,20 @@ def test_smart_upload_names_the_product_after_the_app(api):
 
 def test_smart_upload_with_a_variant_id_behaves_like_upload(api):
     variant = api.create_variant(api.create_product()["id"], identifier="com.politedroid")
-    response = post(api, "/admin/api/smart-upload", sample_bytes("android-politedroid-minsdk3-tiny.apk"),
-                    "p.apk", variant_id=variant["id"])
+    response = api.upload(variant["id"], "android-politedroid-minsdk3-tiny.apk", path=SMART, token=ADMIN_TOKEN)
     assert response.json["data"]["app"]["variant_id"] == variant["id"]
     assert Product.select().count() == 1
 
 
 def test_smart_upload_of_a_desktop_file_needs_a_variant(api, data_dir):
-    assert_error(post(api, "/admin/api/smart-upload", b"MZ" + b"\0" * 64, "setup.exe"), 400, "BAD_REQUEST",
+    assert_error(api.upload(None, "setup.exe", b"MZ" + b"\0" * 64, path=SMART, token=ADMIN_TOKEN), 400, "BAD_REQUEST",
                  "variant_id is required")
     assert Product.select().count() == 0
 
 
 @pytest.mark.parametrize("name", ["ipa-not-a-zip.ipa", "ipa-no-info-plist.ipa", "ipa-empty-payload.ipa"])
 def test_smart_upload_of_a_broken_package_creates_nothing(api, data_dir, name):
-    response = post(api, "/admin/api/smart-upload", (require_samples() / "invalid" / name).read_bytes(), name)
+    response = api.upload(None, f"invalid/{name}", path=SMART, token=ADMIN_TOKEN)
     assert_error(response, 400, "BAD_REQUEST")
     assert (Product.select().count(), Variant.select().count(), Release.select().count()) == (0, 0, 0)
     assert list((data_dir / "tmp").iterdir()) == []
@@ -66,12 +64,12 @@ def test_smart_upload_of_a_broken_package_creates_nothing(api, data_dir, name):
 
 def test_smart_upload_and_parse_need_an_admin_token(api):
     for path in ("/admin/api/smart-upload", "/admin/api/parse-app"):
-        assert_error(post(api, path, b"x", "a.apk", token=UPLOAD_TOKEN), 403, "FORBIDDEN")
-        assert_error(post(api, path, b"x", "a.apk", token="nope"), 401, "UNAUTHORIZED")
+        assert_error(api.upload(None, "a.apk", b"x", path=path, token=UPLOAD_TOKEN), 403, "FORBIDDEN")
+        assert_error(api.upload(None, "a.apk", b"x", path=path, token="nope"), 401, "UNAUTHORIZED")
 
 
 def test_parse_app_reports_metadata_and_stores_nothing(api, data_dir):
-    response = post(api, "/admin/api/parse-app", sample_bytes("ios-ipad-only-cgbi-icons.ipa"), "ipad.ipa")
+    response = api.upload(None, "ios-ipad-only-cgbi-icons.ipa", path="/admin/api/parse-app", token=ADMIN_TOKEN)
     assert response.status_code == 200, response.get_data(as_text=True)
     data = response.json["data"]
     assert (data["identifier"], data["version"], data["build"], data["min_os"]) == (
@@ -85,8 +83,7 @@ def test_parse_app_reports_metadata_and_stores_nothing(api, data_dir):
 
 
 def test_converted_cgbi_icon_is_stored_beside_the_release(api, data_dir):
-    response = post(api, "/admin/api/smart-upload", sample_bytes("ios-uncrackable2-xml-plist-cgbi-icons.ipa"),
-                    "u.ipa")
+    response = api.upload(None, "ios-uncrackable2-xml-plist-cgbi-icons.ipa", path=SMART, token=ADMIN_TOKEN)
     release = Release.get_by_id(response.json["data"]["release"]["id"])
     icon = (data_dir / "uploads" / release.icon_key).read_bytes()
     assert image_type(icon) == "png" and icon[12:16] == b"IHDR"
@@ -109,7 +106,7 @@ def with_profile(ipa_bytes, profile_bytes):
 def test_profile_devices_are_shown_to_admins_only(api, client):
     ipa = with_profile(sample_bytes("ios-iphone-binary-plist-no-icons.ipa"),
                        sample_bytes("ios-profile-adhoc.mobileprovision"))
-    release_id = post(api, "/admin/api/smart-upload", ipa, "adhoc.ipa").json["data"]["release"]["id"]
+    release_id = api.upload(None, "adhoc.ipa", ipa, path=SMART, token=ADMIN_TOKEN).json["data"]["release"]["id"]
     profile = ProvisioningProfile.get(ProvisioningProfile.release == release_id)
     assert profile.kind == "ad-hoc" and profile.devices
     admin_view = api.data("GET", f"/admin/api/products/{Product.get().id}")

@@ -1,6 +1,5 @@
 """POST /upload: real sample packages in, rows and files out; bad input leaves nothing behind."""
 import hashlib
-import io
 import json
 
 import pytest
@@ -31,12 +30,6 @@ ANDROID_SAMPLES = [
     "android-appinfodemo.aab",
 ]
 
-
-def upload(api, variant_id, content, file_name, token=UPLOAD_TOKEN, path="/upload", **fields):
-    form = {"app_file": (io.BytesIO(content), file_name), **fields}
-    if variant_id:
-        form["variant_id"] = variant_id
-    return api.call("POST", path, token=token, data=form, content_type="multipart/form-data")
 
 
 def stored_files(data_dir):
@@ -69,7 +62,7 @@ def test_every_sample_uploads_and_downloads_byte_exact(api, data_dir, name):
     product = api.create_product()
     identifier = expected.get("package") or expected["CFBundleIdentifier"]
     variant = api.create_variant(product["id"], platform=platform, identifier=identifier)
-    response = upload(api, variant["id"], content, name)
+    response = api.upload(variant["id"], name, content)
     assert response.status_code == 201, response.get_data(as_text=True)
     data = response.json["data"]
     assert data["release"]["sha256"] == hashlib.sha256(content).hexdigest() == expected["sha256"]
@@ -87,7 +80,7 @@ def test_every_sample_uploads_and_downloads_byte_exact(api, data_dir, name):
 def test_upload_response_carries_app_release_and_urls(api, variant_for):
     sample = require_samples() / "ios-iphone-binary-plist-no-icons.ipa"
     variant = variant_for("ios", "com.icyleaf.AppInfoDemo")
-    response = upload(api, variant["id"], sample.read_bytes(), sample.name, channel="beta", changelog="Fixes")
+    response = api.upload(variant["id"], sample.name, sample.read_bytes(), channel="beta", changelog="Fixes")
     data = response.json["data"]
     assert response.status_code == 201
     assert data["app"] == {
@@ -111,8 +104,8 @@ def test_upload_response_carries_app_release_and_urls(api, variant_for):
 def test_form_fields_win_over_parsed_values(api, variant_for):
     sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
     variant = variant_for("android", "com.politedroid")
-    release = upload(api, variant["id"], sample.read_bytes(), sample.name, version="9.9", build="99",
-                     min_os="21").json["data"]["release"]
+    response = api.upload(variant["id"], sample.name, version="9.9", build="99", min_os="21")
+    release = response.json["data"]["release"]
     row = Release.get_by_id(release["id"])
     assert (row.version, row.build, row.min_os) == ("9.9", "99", "21")
 
@@ -121,7 +114,7 @@ def test_parsed_values_fill_the_release_and_an_empty_variant_identifier(api, var
     sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
     variant = variant_for("android")
     Variant.update(identifier="").where(Variant.id == variant["id"]).execute()
-    release = upload(api, variant["id"], sample.read_bytes(), sample.name).json["data"]["release"]
+    release = api.upload(variant["id"], sample.name, sample.read_bytes()).json["data"]["release"]
     assert (release["version"], release["build"]) == ("1.3", "4")
     assert Variant.get_by_id(variant["id"]).identifier == "com.politedroid"
 
@@ -129,7 +122,7 @@ def test_parsed_values_fill_the_release_and_an_empty_variant_identifier(api, var
 def test_identifier_mismatch_is_refused(api, variant_for, data_dir):
     sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
     variant = variant_for("android", "com.other.app")
-    response = upload(api, variant["id"], sample.read_bytes(), sample.name)
+    response = api.upload(variant["id"], sample.name, sample.read_bytes())
     assert_error(response, 400, "BAD_REQUEST", "does not match")
     assert_nothing_left(data_dir)
 
@@ -137,7 +130,7 @@ def test_identifier_mismatch_is_refused(api, variant_for, data_dir):
 def test_profile_of_an_ipa_is_stored_for_admins(api, variant_for):
     sample = require_samples() / "ios-xml-plist-appex-framework.ipa"
     variant = variant_for("ios", "com.icyleaf.test.Demo")
-    upload(api, variant["id"], sample.read_bytes(), sample.name)
+    api.upload(variant["id"], sample.name, sample.read_bytes())
     assert ProvisioningProfile.select().count() == 1
     product = api.data("GET", f"/admin/api/products/{variant['product_id']}")
     profile = product["variants"][0]["releases"][0]["provisioning_profile"]
@@ -164,7 +157,7 @@ def test_profile_of_an_ipa_is_stored_for_admins(api, variant_for):
 def test_bad_uploads_leave_nothing_behind(api, variant_for, data_dir, platform, file_name, content, fields, status,
                                           message):
     variant = variant_for(platform)
-    assert_error(upload(api, variant["id"], content, file_name, **fields), status, "BAD_REQUEST", message)
+    assert_error(api.upload(variant["id"], file_name, content, **fields), status, "BAD_REQUEST", message)
     assert_nothing_left(data_dir)
 
 
@@ -173,7 +166,7 @@ def test_bad_uploads_leave_nothing_behind(api, variant_for, data_dir, platform, 
 def test_invalid_sample_packages_are_refused(api, variant_for, data_dir, name):
     sample = require_samples() / "invalid" / name
     variant = variant_for("ios", "com.example.iosBuildTest")
-    response = upload(api, variant["id"], sample.read_bytes(), name)
+    response = api.upload(variant["id"], name, sample.read_bytes())
     assert_error(response, 400, "BAD_REQUEST")
     assert_nothing_left(data_dir)
 
@@ -183,21 +176,21 @@ def test_missing_fields(api, variant_for, data_dir):
     response = api.call("POST", "/upload", token=UPLOAD_TOKEN, data={"variant_id": variant["id"]},
                         content_type="multipart/form-data")
     assert_error(response, 400, "BAD_REQUEST", "app_file is required")
-    assert_error(upload(api, None, b"MZ", "a.exe"), 400, "BAD_REQUEST", "variant_id is required")
-    assert_error(upload(api, "var_0000000000000000", b"MZ", "a.exe"), 404, "NOT_FOUND", "variant")
+    assert_error(api.upload(None, "a.exe", b"MZ"), 400, "BAD_REQUEST", "variant_id is required")
+    assert_error(api.upload("var_0000000000000000", "a.exe", b"MZ"), 404, "NOT_FOUND", "variant")
     assert_nothing_left(data_dir)
 
 
 def test_upload_needs_a_token(api, variant_for):
     variant = variant_for("windows")
-    assert_error(upload(api, variant["id"], b"MZ", "a.exe", token=""), 401, "UNAUTHORIZED")
-    assert_error(upload(api, variant["id"], b"MZ", "a.exe", token="nope"), 401, "UNAUTHORIZED")
+    assert_error(api.upload(variant["id"], "a.exe", b"MZ", token=""), 401, "UNAUTHORIZED")
+    assert_error(api.upload(variant["id"], "a.exe", b"MZ", token="nope"), 401, "UNAUTHORIZED")
 
 
 def test_desktop_files_are_stored_with_their_original_name(api, variant_for, data_dir):
     variant = variant_for("windows")
     content = b"MZ" + bytes(range(256)) * 10
-    release = upload(api, variant["id"], content, "../Setup Ä 1.0.exe").json["data"]["release"]
+    release = api.upload(variant["id"], "../Setup Ä 1.0.exe", content).json["data"]["release"]
     row = Release.get_by_id(release["id"])
     assert row.file_name == "Setup Ä 1.0.exe"
     response = api.call("GET", f"/d/{release['id']}", token="")
@@ -222,12 +215,12 @@ def test_oversized_upload_is_413_and_leaves_nothing(small_limit_app, data_dir):
     api = Api(small_limit_app.test_client(), ADMIN_TOKEN)
     variant = api.create_variant(api.create_product()["id"], platform="windows")
     too_big = b"MZ" + b"\0" * (2 * 1024 * 1024)
-    assert_error(upload(api, variant["id"], too_big, "big.exe"), 413, "PAYLOAD_TOO_LARGE")
+    assert_error(api.upload(variant["id"], "big.exe", too_big), 413, "PAYLOAD_TOO_LARGE")
     just_over = b"MZ" + b"\0" * (1024 * 1024)
-    assert_error(upload(api, variant["id"], just_over, "big.exe"), 413, "PAYLOAD_TOO_LARGE")
+    assert_error(api.upload(variant["id"], "big.exe", just_over), 413, "PAYLOAD_TOO_LARGE")
     assert_nothing_left(data_dir)
     fits = b"MZ" + b"\0" * (1024 * 1024 - 10)
-    assert upload(api, variant["id"], fits, "ok.exe").status_code == 201
+    assert api.upload(variant["id"], "ok.exe", fits).status_code == 201
 
 
 def test_stale_temporary_files_are_removed_at_start(data_dir):
@@ -247,7 +240,7 @@ def test_storage_failure_is_an_error_that_leaves_nothing(api, variant_for, data_
 
     monkeypatch.setattr(LocalStorage, "save_file", failing_save)
     variant = variant_for("windows")
-    assert_error(upload(api, variant["id"], b"MZ" + b"\0" * 64, "a.exe"), 500, "INTERNAL_ERROR", "disk full")
+    assert_error(api.upload(variant["id"], "a.exe", b"MZ" + b"\0" * 64), 500, "INTERNAL_ERROR", "disk full")
     assert_nothing_left(data_dir)
 
 
