@@ -8,22 +8,12 @@ import zxingcpp
 from PIL import Image
 
 from browser import admin_get, chromium, live_server, open_as, save_screenshot  # noqa: F401 (fixtures)
-from helpers import UPLOAD_TOKEN
-from samples import require_samples
 
 EXE = b"MZ" + bytes(range(256)) * 8
 DMG = b"\0" * 1000 + b"koly" + b"\0" * 508
 SCRIPT = "<script>window.pwned=1</script>"
 FIRST_CARD = {"iphone": "ios", "ipad": "ios", "android": "android", "windows": "windows"}
 
-
-def upload(api, variant_id, name, content=None, **fields):
-    """Upload a corpus file (or `content` under `name`) through the HTTP API."""
-    content = (require_samples() / name).read_bytes() if content is None else content
-    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
-                        data={"variant_id": variant_id, "app_file": (io.BytesIO(content), name), **fields})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.json["data"]["release"]
 
 
 @pytest.fixture
@@ -37,13 +27,13 @@ def shop(api):
                                  sort_order=2)
     ios = api.create_variant(pid, platform="ios", display_name="iPhone & iPad", identifier="sg.vp.UnCrackable-2",
                              sort_order=3)
-    upload(api, windows["id"], "FieldNotesSetup.exe", EXE, changelog="Installer signed.")
-    upload(api, macos["id"], "FieldNotes.dmg", DMG)
-    upload(api, android["id"], "android-politedroid-minsdk3-tiny.apk", version="1.2", build="3")
-    upload(api, android["id"], "android-politedroid-minsdk3-tiny.apk", channel="beta",
-           changelog="Offline maps.\nFaster sync.\nFixed a crash when the camera is denied.")
-    upload(api, ios["id"], "ios-uncrackable2-xml-plist-cgbi-icons.ipa",
-           changelog="New onboarding.\nDark mode fixes.")
+    api.upload_release(windows["id"], "FieldNotesSetup.exe", EXE, changelog="Installer signed.")
+    api.upload_release(macos["id"], "FieldNotes.dmg", DMG)
+    api.upload_release(android["id"], "android-politedroid-minsdk3-tiny.apk", version="1.2", build="3")
+    api.upload_release(android["id"], "android-politedroid-minsdk3-tiny.apk", channel="beta",
+                       changelog="Offline maps.\nFaster sync.\nFixed a crash when the camera is denied.")
+    api.upload_release(ios["id"], "ios-uncrackable2-xml-plist-cgbi-icons.ipa",
+                       changelog="New onboarding.\nDark mode fixes.")
     return product
 
 
@@ -94,7 +84,7 @@ def test_download_clicks_are_reported(live_server, open_as, shop, device):
 def test_markup_in_names_and_changelogs_stays_text(api, live_server, open_as, tmp_path):
     product = api.create_product(name=f"Evil {SCRIPT}", slug="evil", description=SCRIPT)
     variant = api.create_variant(product["id"], platform="windows", display_name=SCRIPT)
-    upload(api, variant["id"], "setup.exe", EXE, changelog=f"{SCRIPT}\nsecond line")
+    api.upload_release(variant["id"], "setup.exe", EXE, changelog=f"{SCRIPT}\nsecond line")
     view = open_as("windows")
     page = view.page
     page.goto(f"{live_server}/products/evil")

@@ -1,6 +1,5 @@
 """The public side: product pages and their JSON, QR codes, iOS manifests, icons, click events,
 and the admin events list."""
-import io
 import json
 import plistlib
 import re
@@ -12,7 +11,7 @@ from PIL import Image
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 from fenfa_lib.models import Event
-from samples import icon_size, png_pixels, require_samples
+from samples import icon_size, png_pixels
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 IPAD = "Mozilla/5.0 (iPad; CPU OS 12_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
@@ -27,14 +26,6 @@ DMG = b"\0" * 1000 + b"koly" + b"\0" * 508
 DEB = b"!<arch>\n" + b"\0" * 200
 SCRIPT = "<script>window.pwned=1</script>"
 
-
-def upload(api, variant_id, name, content=None, **fields):
-    """Upload a corpus file (or `content` under `name`) and return the release."""
-    content = (require_samples() / name).read_bytes() if content is None else content
-    response = api.call("POST", "/upload", token=UPLOAD_TOKEN, content_type="multipart/form-data",
-                        data={"variant_id": variant_id, "app_file": (io.BytesIO(content), name), **fields})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.json["data"]["release"]
 
 
 @pytest.fixture
@@ -52,11 +43,11 @@ def shop(api):
         "linux": api.create_variant(pid, platform="linux", display_name="Linux", sort_order=4),
     }
     releases = {
-        "windows": upload(api, variants["windows"]["id"], "setup.exe", EXE),
-        "macos": upload(api, variants["macos"]["id"], "App.dmg", DMG),
-        "android": upload(api, variants["android"]["id"], ANDROID_SAMPLE),
-        "ios": upload(api, variants["ios"]["id"], IOS_SAMPLE, changelog="First line\nSecond line"),
-        "linux": upload(api, variants["linux"]["id"], "app.deb", DEB),
+        "windows": api.upload_release(variants["windows"]["id"], "setup.exe", EXE),
+        "macos": api.upload_release(variants["macos"]["id"], "App.dmg", DMG),
+        "android": api.upload_release(variants["android"]["id"], ANDROID_SAMPLE),
+        "ios": api.upload_release(variants["ios"]["id"], IOS_SAMPLE, changelog="First line\nSecond line"),
+        "linux": api.upload_release(variants["linux"]["id"], "app.deb", DEB),
     }
     return {"product": product, "variants": variants, "releases": releases}
 
@@ -121,7 +112,7 @@ def test_the_visitors_platform_comes_first(client, shop, user_agent, first):
 def test_r_selects_an_older_release_of_the_same_product(api, client, shop):
     android_id = shop["variants"]["android"]["id"]
     old = shop["releases"]["android"]
-    new = upload(api, android_id, ANDROID_SAMPLE, version="2.0", build="5")
+    new = api.upload_release(android_id, ANDROID_SAMPLE, version="2.0", build="5")
     card = card_html(page(client), "android")
     assert f'data-release="{new["id"]}"' in card and ">2.0 <" in card
     assert f'href="http://localhost/products/demo?r={old["id"]}">1.3 (4)</a>' in card
@@ -129,7 +120,7 @@ def test_r_selects_an_older_release_of_the_same_product(api, client, shop):
     assert f'data-release="{old["id"]}"' in card
     assert f'href="http://localhost/products/demo?r={new["id"]}">2.0 (5)</a> <span class="channel">latest' in card
     other = api.create_product(name="Other", slug="other")
-    foreign = upload(api, api.create_variant(other["id"], platform="windows")["id"], "x.exe", EXE)
+    foreign = api.upload_release(api.create_variant(other["id"], platform="windows")["id"], "x.exe", EXE)
     for selector in (foreign["id"], "rel_0000000000000000", "<b>"):
         assert f'data-release="{new["id"]}"' in card_html(page(client, f"/products/demo?r={selector}"), "android")
 
@@ -137,7 +128,7 @@ def test_r_selects_an_older_release_of_the_same_product(api, client, shop):
 def test_names_descriptions_and_changelogs_are_escaped(api, client):
     product = api.create_product(name=f"Evil {SCRIPT}", slug="evil", description=SCRIPT)
     variant = api.create_variant(product["id"], platform="windows", display_name=SCRIPT)
-    upload(api, variant["id"], "setup.exe", EXE, changelog=f"{SCRIPT}\nline two", version="1<b>")
+    api.upload_release(variant["id"], "setup.exe", EXE, changelog=f"{SCRIPT}\nline two", version="1<b>")
     html = page(client, "/products/evil")
     assert "<script>window" not in html
     assert html.count("&lt;script&gt;window.pwned=1&lt;/script&gt;") == 5
@@ -167,7 +158,7 @@ def test_unknown_and_unpublished_products_are_html_404s(api, client, shop):
 def test_aab_releases_have_no_install_button(api, client):
     product = api.create_product()
     variant = api.create_variant(product["id"], identifier="com.icyleaf.appinfodemo")
-    upload(api, variant["id"], "android-appinfodemo.aab")
+    api.upload_release(variant["id"], "android-appinfodemo.aab")
     card = card_html(page(client, user_agent=ANDROID), "android")
     assert "cannot be installed directly" in card and "data-release" not in card
     release = client.get("/api/products/demo").json["data"]["variants"][0]["releases"][0]
@@ -251,7 +242,7 @@ def test_manifest_points_at_the_ipa_and_its_icon(client, shop):
 
 def test_manifest_without_icon_and_manifest_404s(api, client, shop):
     variant = api.create_variant(shop["product"]["id"], platform="ios", identifier="com.icyleaf.AppInfoDemo")
-    release = upload(api, variant["id"], "ios-iphone-binary-plist-no-icons.ipa")
+    release = api.upload_release(variant["id"], "ios-iphone-binary-plist-no-icons.ipa")
     item = plistlib.loads(client.get(f"/ios/{release['id']}/manifest.plist").data)["items"][0]
     assert [asset["kind"] for asset in item["assets"]] == ["software-package"]
     assert item["metadata"]["title"] == "AppInfoDemo"
@@ -271,7 +262,7 @@ def test_icons_are_valid_images_with_cache_headers(api, client, shop):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get(path, headers={"If-None-Match": response.headers["ETag"]}).status_code == 304
     variant = api.create_variant(shop["product"]["id"], identifier="com.icyleaf.appinfodemo")
-    webp = upload(api, variant["id"], "android-appinfodemo-obfuscated-res-adaptive.apk")
+    webp = api.upload_release(variant["id"], "android-appinfodemo-obfuscated-res-adaptive.apk")
     response = client.get(f"/icons/{webp['id']}.png")
     assert response.mimetype == "image/webp" and icon_size(response.data)[0] > 0
 
