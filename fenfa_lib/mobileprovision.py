@@ -3,11 +3,11 @@ import plistlib
 import warnings
 from datetime import datetime, timezone
 
-from asn1crypto import cms
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from fenfa_lib.appinfo import PackageError, ProfileInfo
+from fenfa_lib.cms import NotSignedData, cms_content
 
 
 def parse_mobileprovision(der):
@@ -34,16 +34,12 @@ def parse_mobileprovision(der):
 
 
 def _profile_plist(der):
-    """The signed content as a dict; asn1crypto joins BER-chunked content that byte slicing would break."""
+    """The signed content as a dict."""
     try:
-        content_info = cms.ContentInfo.load(der)
-        if content_info["content_type"].native != "signed_data":
-            raise PackageError("provisioning profile is not CMS signed data")
-        content = content_info["content"]["encap_content_info"]["content"].native
-        info = plistlib.loads(content)
-    except PackageError:
-        raise
-    except Exception as exc:  # asn1crypto and plistlib raise many exception types on malformed input
+        info = plistlib.loads(cms_content(der))
+    except NotSignedData as exc:
+        raise PackageError("provisioning profile is not CMS signed data") from exc
+    except Exception as exc:  # CMSError, and plistlib raises many exception types on malformed input
         raise PackageError("provisioning profile is not a readable signed plist") from exc
     if not isinstance(info, dict):
         raise PackageError("provisioning profile plist is not a dictionary")

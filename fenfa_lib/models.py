@@ -136,6 +136,7 @@ class DeviceBinding(BaseModel):
 class UDIDNonce(BaseModel):
     nonce = CharField(primary_key=True)
     variant = ForeignKeyField(Variant, on_delete="CASCADE")
+    device = ForeignKeyField(IOSDevice, null=True, on_delete="CASCADE")
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()
     used_at = DateTimeField(null=True)

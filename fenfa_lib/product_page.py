@@ -4,8 +4,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from fenfa_lib import urls
-from fenfa_lib.models import Product, Release, Variant
+from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant
 from fenfa_lib.serialize import product_dict, release_dict, variant_dict
+from fenfa_lib.udid import DEVICE_BOUND_KINDS
 
 PLATFORM_NAMES = {"ios": "iOS", "android": "Android", "macos": "macOS", "windows": "Windows", "linux": "Linux"}
 # Order matters: iOS user agents say "like Mac OS X" and Android ones say "Linux".
@@ -34,6 +35,12 @@ class Card:
     release: Release | None
     releases: list = field(default_factory=list)
     recommended: bool = False
+    profile_kind: str | None = None
+
+    @property
+    def registers_devices(self):
+        """Whether device binding applies: the selected iOS build's profile only installs on listed devices."""
+        return self.variant.platform == "ios" and self.profile_kind in DEVICE_BOUND_KINDS
 
     @property
     def others(self):
@@ -84,10 +91,22 @@ def build_page(product, platform, selected_release_id=None):
         own = history[variant.id]
         selected = next((release for release in own if release.id == selected_release_id), own[0] if own else None)
         cards.append(Card(variant, selected, own))
+    kinds = selected_profile_kinds(cards)
+    for card in cards:
+        card.profile_kind = kinds.get(card.release.id) if card.release else None
     if cards and cards[0].variant.platform == platform:
         cards[0].recommended = True
     icon_release = next((release for release in releases if release.icon_key), None)
     return ProductPage(product, platform, cards, icon_release)
+
+
+def selected_profile_kinds(cards):
+    """{release id: provisioning profile kind} for the cards' selected iOS releases."""
+    release_ids = [card.release.id for card in cards if card.release and card.variant.platform == "ios"]
+    if not release_ids:
+        return {}
+    query = ProvisioningProfile.select(ProvisioningProfile.release, ProvisioningProfile.kind)
+    return {profile.release_id: profile.kind for profile in query.where(ProvisioningProfile.release.in_(release_ids))}
 
 
 def is_installable(release):

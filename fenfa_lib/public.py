@@ -2,7 +2,6 @@
 manifests, app icons and the page script's click events."""
 import hashlib
 import io
-import json
 import plistlib
 from contextlib import closing
 
@@ -31,6 +30,7 @@ from fenfa_lib.product_page import (
     release_links,
 )
 from fenfa_lib.storage import StorageError
+from fenfa_lib.udid_api import device_registration
 
 bp = Blueprint("public", __name__)
 MAX_EVENT_BYTES = 4096
@@ -44,6 +44,7 @@ PAGE_HELPERS = {
     "icon_url": urls.icon_url,
     "platform_names": PLATFORM_NAMES,
     "release_links": release_links,
+    "device_registration": device_registration,
 }
 
 
@@ -162,7 +163,7 @@ def icon(release_id):
 
 @bp.post("/events")
 def post_event():
-    body = small_json_object(MAX_EVENT_BYTES)
+    body = validate.json_object(MAX_EVENT_BYTES)
     unknown = sorted(set(body) - EVENT_FIELDS)
     if unknown:
         raise ApiError(400, f"unknown field {unknown[0]}")
@@ -175,22 +176,6 @@ def post_event():
     product_id, variant_id, release_id = event_target(body)
     event = record_event(event_type, product_id, variant_id, release_id, extra)
     return ok({"id": event.id}, 201)
-
-
-def small_json_object(limit):
-    """The body as a JSON object; 413 past `limit` bytes, whether or not Content-Length says so."""
-    if (request.content_length or 0) > limit:
-        raise ApiError(413, f"request body must be at most {limit} bytes")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, f"request body must be at most {limit} bytes")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "request body must be valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "request body must be a JSON object")
-    return body
 
 
 def event_target(body):

@@ -1,4 +1,5 @@
 """Checks for request input at the edge; each failure is a 400 naming the field."""
+import json
 from datetime import date, datetime, time, timedelta
 
 from flask import request
@@ -9,11 +10,31 @@ from fenfa_lib.models import naive_utc
 MAX_LIMIT = 1000
 
 
-def json_object():
-    """The request body as a JSON object, or 400."""
-    body = request.get_json(silent=True, force=True) if request.content_length else {}
-    if request.content_length and body is None:
-        raise ApiError(400, "request body must be valid JSON")
+def limited_body(limit):
+    """The raw body; 413 past `limit` bytes, whether or not Content-Length says so."""
+    if (request.content_length or 0) > limit:
+        raise ApiError(413, f"request body must be at most {limit} bytes")
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = request.stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise ApiError(413, f"request body must be at most {limit} bytes")
+    return b"".join(chunks)
+
+
+def json_object(limit=None):
+    """The request body as a JSON object (an empty body is `{}`), or 400; with `limit`, 413 past that size."""
+    raw = limited_body(limit) if limit else request.get_data()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "request body must be valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     return body

@@ -356,7 +356,7 @@ def filler(size):
     ({"type": "click", "release_id": "{release}", "admin": True}, 400, "unknown field admin"),
     ("not json", 400, "valid JSON"),
     ('["click"]', 400, "JSON object"),
-    ("", 400, "valid JSON"),
+    ("", 400, "type is required"),
     (filler(4097), 413, "at most 4096 bytes"),
     ("x" * 100_000, 413, "at most 4096 bytes"),
 ])

@@ -1,0 +1,109 @@
+"""UDID binding: the Profile Service profile, the device's callback, and the status a browser asks for."""
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, Response, current_app, redirect, request
+
+from fenfa_lib import udid, urls, validate
+from fenfa_lib.api import ApiError, log, ok
+from fenfa_lib.models import Product, Settings, UDIDNonce, Variant
+
+bp = Blueprint("udid_api", __name__, url_prefix="/udid")
+MAX_CALLBACK_BYTES = 64 * 1024
+NONCE_COOKIE = "udid_nonce"
+PROFILE_MIMETYPE = "application/x-apple-aspen-config"
+
+
+def published_ios_variant():
+    """The published iOS variant of a published product named by `?variant=`; 400 without one, else 404."""
+    variant_id = request.args.get("variant", "").strip()
+    if not variant_id:
+        raise ApiError(400, "variant is required")
+    variant = (
+        Variant.select(Variant, Product)
+        .join(Product)
+        .where((Variant.id == variant_id) & (Variant.platform == "ios") & Variant.published & Product.published)
+        .first()
+    )
+    if variant is None:
+        raise ApiError(404, f"iOS variant {variant_id} not found")
+    return variant
+
+
+def signing_chain():
+    """The configured signer, or None when neither udid_signing_cert nor udid_signing_key is set."""
+    config = current_app.config["FENFA"]
+    if not (config["udid_signing_cert"] or config["udid_signing_key"]):
+        return None
+    try:
+        return udid.load_signing_chain(config["udid_signing_cert"], config["udid_signing_key"])
+    except udid.SigningConfigError as exc:
+        log.error("cannot sign the UDID profile: %s", exc)
+        raise ApiError(500, "the UDID profile signing certificate is misconfigured (see the server log)") from None
+
+
+def server_secret():
+    return udid.server_secret(current_app.config["FENFA"]["data_dir"])
+
+
+@bp.get("/profile.mobileconfig")
+def profile():
+    variant = published_ios_variant()
+    chain = signing_chain()
+    nonce = udid.create_nonce(variant)
+    body = udid.profile_service_profile(
+        f"{urls.base_url()}/udid/callback?nonce={nonce}", nonce, variant.product.name, Settings.load().organization
+    )
+    response = Response(udid.sign_profile(body, chain) if chain else body, mimetype=PROFILE_MIMETYPE)
+    response.headers["Content-Disposition"] = 'attachment; filename="register.mobileconfig"'
+    response.headers["Cache-Control"] = "no-store"
+    response.set_cookie(NONCE_COOKIE, nonce, max_age=udid.NONCE_SECONDS, path="/udid", secure=request.is_secure,
+                        httponly=True, samesite="Lax")
+    return response
+
+
+@bp.post("/callback")
+def callback():
+    body = validate.limited_body(MAX_CALLBACK_BYTES)
+    nonce = request.args.get("nonce", "")
+    try:
+        udid.live_nonce(nonce)
+        device, variant_id = udid.register_device(nonce, udid.parse_device_callback(body))
+    except (udid.RegistrationError, udid.DeviceCallbackError) as exc:
+        raise ApiError(400, str(exc)) from None
+    product = Product.select().join(Variant).where(Variant.id == variant_id).get()
+    token = udid.issue_token(server_secret(), variant_id, device)
+    # iOS opens a 301 answer to the profile service in Safari (see notes/library-facts.md §3).
+    return redirect(with_query(urls.page_url(product.slug), udid_token=token), 301)
+
+
+@bp.get("/status")
+def status():
+    variant = published_ios_variant()
+    token = request.args.get("udid_token")
+    device = udid.token_device(server_secret(), token, variant.id) if token else cookie_device(variant)
+    response, code = ok(udid.registration_status(variant.id, device))
+    response.headers["Cache-Control"] = "no-store"
+    return response, code
+
+
+def device_registration(variant_id):
+    """For the product page: the status a valid `udid_token` in the page's URL proves for this variant, or None."""
+    token = request.args.get("udid_token")
+    device = udid.token_device(server_secret(), token, variant_id) if token else None
+    registration = udid.registration_status(variant_id, device)
+    return registration if registration["bound"] else None
+
+
+def cookie_device(variant):
+    """The device registered with the nonce in this browser's cookie, when it was issued for `variant`."""
+    row = UDIDNonce.get_or_none(UDIDNonce.nonce == request.cookies.get(NONCE_COOKIE, ""))
+    if row is None or row.variant_id != variant.id:
+        return None
+    return row.device
+
+
+def with_query(url, **params):
+    """`url` with `params` appended to whatever query it already has."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
