@@ -5,7 +5,7 @@ from peewee import JOIN, fn
 from fenfa_lib import catalog, validate
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import require_token
-from fenfa_lib.models import Product, Release, Variant
+from fenfa_lib.models import Product, Release, Variant, utcnow
 from fenfa_lib.serialize import product_dict, release_dict, variant_dict
 from fenfa_lib.stats import variant_stats
 
@@ -142,6 +142,5 @@ def unpublish(app_id):
 
 def set_published(app_id, published):
     app = catalog.find_app(app_id)
-    app.published = published
-    app.save()
+    type(app).update(published=published, updated_at=utcnow()).where(type(app).id == app.id).execute()
     return ok({"id": app.id, "published": published})

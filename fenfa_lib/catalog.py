@@ -27,7 +27,7 @@ def create_product(name, slug, description="", published=True):
     """A new product; a taken slug gets the first free `-2`, `-3`… suffix."""
     check_slug(slug)
     for number in range(1, MAX_SLUG_SUFFIX):
-        candidate = slug if number == 1 else f"{slug[:60]}-{number}"
+        candidate = slug if number == 1 else f"{slug[:58].rstrip('-')}-{number}"
         if Product.select().where(Product.slug == candidate).exists():
             continue
         try:
@@ -49,7 +49,7 @@ def update_product(product, changes):
         setattr(product, field, value)
     product.updated_at = utcnow()
     try:
-        product.save()
+        product.save(only=[*changes, "updated_at"])
     except IntegrityError:
         raise ApiError(400, "slug already exists") from None
     return product
@@ -82,7 +82,7 @@ def update_variant(variant, changes):
         setattr(variant, field, value)
     check_installer_type(variant.platform, variant.installer_type)
     variant.updated_at = utcnow()
-    variant.save()
+    variant.save(only=[*changes, "updated_at"])
     return variant
 
 
