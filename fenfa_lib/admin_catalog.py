@@ -26,30 +26,34 @@ def get_or_404(model, row_id, label):
 
 
 def product_fields(body, creating):
-    fields = {
-        "name": validate.text(body, "name", required=creating or "name" in body),
-        "slug": validate.text(body, "slug", required=creating or "slug" in body, max_length=64),
-        "description": validate.text(body, "description", max_length=10000),
-        "published": validate.boolean(body, "published"),
+    """Validated product fields: all of them when creating, else only those in `body`."""
+    readers = {
+        "name": lambda: validate.text(body, "name", required=True),
+        "slug": lambda: validate.text(body, "slug", required=True, max_length=64),
+        "description": lambda: validate.text(body, "description", max_length=10000, default=""),
+        "published": lambda: validate.boolean(body, "published", default=True),
     }
-    return {key: value for key, value in fields.items() if value is not None}
+    return read_fields(body, readers, creating)
 
 
 def variant_fields(body, creating):
-    def needed(name):
-        return creating or name in body
-
-    fields = {
-        "platform": validate.text(body, "platform", required=needed("platform"), max_length=16),
-        "display_name": validate.text(body, "display_name", required=needed("display_name")),
-        "identifier": validate.text(body, "identifier", required=needed("identifier")),
-        "arch": validate.text(body, "arch", max_length=32),
-        "installer_type": validate.text(body, "installer_type", max_length=16),
-        "min_os": validate.text(body, "min_os", max_length=32),
-        "sort_order": validate.integer(body, "sort_order", minimum=-(2**31), maximum=2**31 - 1),
-        "published": validate.boolean(body, "published"),
+    """Validated variant fields: all of them when creating, else only those in `body`."""
+    readers = {
+        "platform": lambda: validate.text(body, "platform", required=True, max_length=16),
+        "display_name": lambda: validate.text(body, "display_name", required=True),
+        "identifier": lambda: validate.text(body, "identifier", required=True),
+        "arch": lambda: validate.text(body, "arch", max_length=32, default=""),
+        "installer_type": lambda: validate.text(body, "installer_type", max_length=16, default=""),
+        "min_os": lambda: validate.text(body, "min_os", max_length=32, default=""),
+        "sort_order": lambda: validate.integer(body, "sort_order", default=0, minimum=-(2**31), maximum=2**31 - 1),
+        "published": lambda: validate.boolean(body, "published", default=True),
     }
-    return {key: value for key, value in fields.items() if value is not None}
+    return read_fields(body, readers, creating)
+
+
+def read_fields(body, readers, creating):
+    validate.known_fields(body, readers)
+    return {name: read() for name, read in readers.items() if creating or name in body}
 
 
 @bp.get("/products")

@@ -72,12 +72,16 @@ def create_variant(product, fields):
 
 
 def update_variant(variant, changes):
+    """Apply `changes`; an empty installer type, or one the new platform does not take, becomes the
+    platform's default."""
+    platform = variant.platform
     if "platform" in changes:
-        changes["platform"] = normalise_platform(changes["platform"])
-        if changes["platform"] != variant.platform and variant.releases.exists():
+        platform = changes["platform"] = normalise_platform(changes["platform"])
+        if platform != variant.platform and variant.releases.exists():
             raise ApiError(400, "platform cannot change once the variant has releases")
-        if "installer_type" not in changes and variant.installer_type not in INSTALLER_TYPES[changes["platform"]]:
-            changes["installer_type"] = INSTALLER_TYPES[changes["platform"]][0]
+    installer_type = changes.get("installer_type", variant.installer_type)
+    if not installer_type or ("installer_type" not in changes and installer_type not in INSTALLER_TYPES[platform]):
+        changes["installer_type"] = INSTALLER_TYPES[platform][0]
     for field, value in changes.items():
         setattr(variant, field, value)
     check_installer_type(variant.platform, variant.installer_type)

@@ -8,6 +8,7 @@ from fenfa_lib.api import ApiError
 from fenfa_lib.models import naive_utc
 
 MAX_LIMIT = 1000
+MAX_JSON_BYTES = 1024 * 1024
 
 
 def limited_body(limit):
@@ -26,18 +27,24 @@ def limited_body(limit):
     return b"".join(chunks)
 
 
-def json_object(limit=None):
-    """The request body as a JSON object (an empty body is `{}`), or 400; with `limit`, 413 past that size."""
-    raw = limited_body(limit) if limit else request.get_data()
+def json_object(limit=MAX_JSON_BYTES):
+    """The request body as a JSON object (an empty body is `{}`); 413 past `limit` bytes, 400 for
+    anything that is not strict JSON text (NaN, Infinity, lone surrogates, absurd nesting)."""
+    raw = limited_body(limit)
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except ValueError:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):
         raise ApiError(400, "request body must be valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     return body
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
 
 
 def text(body, name, required=False, max_length=255, default=None):
@@ -57,21 +64,29 @@ def text(body, name, required=False, max_length=255, default=None):
 
 
 def boolean(body, name, default=None):
-    value = body.get(name, default)
-    if value is not None and not isinstance(value, bool):
+    if name not in body:
+        return default
+    if not isinstance(body[name], bool):
         raise ApiError(400, f"{name} must be true or false")
-    return value
+    return body[name]
 
 
-def integer(body, name, default=None, minimum=None, maximum=None):
-    value = body.get(name, default)
-    if value is None:
-        return None
+def integer(body, name, default=None, minimum=-(2**63), maximum=2**63 - 1):
+    if name not in body:
+        return default
+    value = body[name]
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, f"{name} must be an integer")
-    if minimum is not None and value < minimum or maximum is not None and value > maximum:
+    if not minimum <= value <= maximum:
         raise ApiError(400, f"{name} must be between {minimum} and {maximum}")
     return value
+
+
+def known_fields(body, allowed):
+    """400 naming the first field of `body` that is not in `allowed` (a typo must not pass silently)."""
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise ApiError(400, f"unknown field: {unknown[0]}")
 
 
 def query_int(name, default, minimum, maximum):
@@ -98,18 +113,20 @@ def paginate(query, serialize):
 
 
 def query_moment(name):
-    """(naive UTC datetime, whether it was a bare date) from the query string, or (None, False)."""
+    """(naive UTC datetime, whether it was a bare date) from query argument `name`, or (None, False)."""
     raw = request.args.get(name, "").strip()
     if not raw:
         return None, False
     try:
-        return datetime.combine(date.fromisoformat(raw), time()), True
-    except ValueError:
-        pass
-    try:
-        return naive_utc(datetime.fromisoformat(raw)), False
-    except ValueError:
-        raise ApiError(400, f"{name} must be an ISO 8601 date or datetime") from None
+        try:
+            moment, is_date = datetime.combine(date.fromisoformat(raw), time()), True
+        except ValueError:
+            moment, is_date = naive_utc(datetime.fromisoformat(raw)), False
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None or moment.year > 9998:
+        raise ApiError(400, f"{name} must be an ISO 8601 date or datetime before the year 9999")
+    return moment, is_date
 
 
 def within_time_range(query, column):

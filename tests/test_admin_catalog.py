@@ -175,3 +175,26 @@ def test_variant_stats_count_events(api):
     assert stats["totals"] == {"downloads": 0, "visits": 2, "clicks": 1, "releases": 0}
     assert len(stats["downloads_per_day"]) == 30
     assert stats["downloads_per_day"][-1]["downloads"] == 1
+
+
+@pytest.mark.parametrize("path_kind,body,message", [
+    ("product", {"descripton": "typo"}, "unknown field: descripton"),
+    ("product", {"published": None}, "published must be true or false"),
+    ("product", {"name": None}, "name is required"),
+    ("variant", {"sort_order": None}, "sort_order must be an integer"),
+    ("variant", {"colour": "red"}, "unknown field: colour"),
+])
+def test_updates_refuse_unknown_fields_and_nulls_for_required_values(api, path_kind, body, message):
+    product = api.create_product()
+    variant = api.create_variant(product["id"])
+    path = f"/admin/api/products/{product['id']}" if path_kind == "product" else f"/admin/api/variants/{variant['id']}"
+    assert_error(api.call("PUT", path, json=body), 400, "BAD_REQUEST", message)
+
+
+def test_null_clears_optional_text_and_resets_installer_type(api):
+    product = api.create_product(description="old")
+    variant = api.create_variant(product["id"], platform="windows", installer_type="msi", arch="x64")
+    cleared = api.data("PUT", f"/admin/api/products/{product['id']}", json={"description": None})["product"]
+    assert cleared["description"] == ""
+    reset = api.data("PUT", f"/admin/api/variants/{variant['id']}", json={"installer_type": None, "arch": None})
+    assert (reset["variant"]["installer_type"], reset["variant"]["arch"]) == ("exe", "")

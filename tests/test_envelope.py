@@ -48,3 +48,32 @@ def test_healthz_has_no_warning_with_an_https_primary_domain(data_dir):
 
     app = create_app({"data_dir": data_dir, "admin_token": ["t"], "primary_domain": "https://apps.example.com/"})
     assert app.test_client().get("/healthz").json["data"]["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 5000 + b"]" * 5000,
+        b'{"name": "x", "slug": "y", "description": "\\ud800"}',
+        b'{"name": NaN, "slug": "y"}',
+        b'{"name": "x", "slug": "y", "sort_order": Infinity}',
+        b"\xff\xfe\x00",
+    ],
+)
+def test_hostile_json_is_a_400_not_a_500(api, body):
+    response = api.call("POST", "/admin/api/products", data=body, content_type="application/json")
+    assert_error(response, 400, "BAD_REQUEST")
+
+
+def test_json_bodies_are_capped(api):
+    body = b'{"name": "x", "slug": "y", "description": "' + b"a" * (1024 * 1024) + b'"}'
+    assert_error(api.call("POST", "/admin/api/products", data=body, content_type="application/json"),
+                 413, "PAYLOAD_TOO_LARGE")
+
+
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=0001-01-01T00:00:00%2B14:00", "from=2026-13-01",
+                                   "to=yesterday"])
+@pytest.mark.parametrize("path", ["/admin/api/events", "/admin/api/ios_devices", "/admin/exports/events.csv",
+                                  "/admin/exports/releases.csv"])
+def test_out_of_range_dates_are_a_400(api, path, query):
+    assert_error(api.call("GET", f"{path}?{query}"), 400, "BAD_REQUEST")
