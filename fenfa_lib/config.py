@@ -5,8 +5,10 @@ Every key has an environment variable of the same name in upper case with a `FEN
 """
 import json
 import os
+import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULTS = {
     "host": "0.0.0.0",
@@ -24,6 +26,7 @@ DEFAULTS = {
 INT_KEYS = {"port", "max_upload_mb", "trusted_proxies"}
 TOKEN_KEYS = {"admin_token", "upload_token"}
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
+HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")
 
 
 class ConfigError(Exception):
@@ -71,8 +74,30 @@ def _normalise(config):
     for key in TOKEN_KEYS:
         config[key] = _token_list(key, config[key])
     config["data_dir"] = Path(config["data_dir"]).resolve()
-    config["primary_domain"] = (config["primary_domain"] or "").rstrip("/")
+    try:
+        config["primary_domain"] = normalise_base_url(config["primary_domain"] or "")
+    except ValueError as exc:
+        raise ConfigError(f"primary_domain {exc}") from None
     return config
+
+
+def normalise_base_url(value):
+    """`value` without a trailing slash if it is an http(s) URL with a plain host (and optional port
+    and path), "" for "", else ValueError: every generated link is built on it."""
+    value = value.strip().rstrip("/")
+    if not value:
+        return ""
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port != 0  # .port raises ValueError for a port that is not a number below 65536
+    except ValueError:
+        port_ok = False
+    plain_text = value.isprintable() and not any(character.isspace() for character in value)
+    if (not port_ok or parts.scheme not in ("http", "https") or not parts.hostname
+            or not HOST_PATTERN.fullmatch(parts.hostname) or parts.query or parts.fragment or parts.username
+            or not plain_text):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
 
 
 def _token_list(key, value):

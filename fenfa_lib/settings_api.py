@@ -1,12 +1,11 @@
 """GET/PUT /admin/api/settings and GET /admin/api/upload-config."""
-from urllib.parse import urlsplit
-
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from flask import Blueprint, current_app
 
 from fenfa_lib import validate
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import require_token
+from fenfa_lib.config import normalise_base_url
 from fenfa_lib.files import S3_SETTING_KEYS
 from fenfa_lib.filetypes import EXTENSIONS
 from fenfa_lib.models import Settings, iso, utcnow
@@ -97,13 +96,10 @@ def clean_value(name, value):
 def check_url(name, value):
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a URL string")
-    value = value.strip().rstrip("/")
-    if value == "":
-        return ""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ApiError(400, f"{name} must be an http:// or https:// URL")
-    return value
+    try:
+        return normalise_base_url(value)
+    except ValueError as exc:
+        raise ApiError(400, f"{name} {exc}") from None
 
 
 def check_private_key(value):

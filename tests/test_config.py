@@ -100,3 +100,11 @@ def test_first_start_generates_tokens_once(data_dir, capsys):
 def test_configured_admin_token_generates_nothing(data_dir):
     create_app({"data_dir": data_dir, "admin_token": "configured"})
     assert not (data_dir / "tokens.json").exists()
+
+
+def test_configured_primary_domain_is_checked(monkeypatch):
+    monkeypatch.setenv("FENFA_PRIMARY_DOMAIN", "apps.example.com")
+    with pytest.raises(ConfigError, match="primary_domain must be an http"):
+        load_config()
+    monkeypatch.setenv("FENFA_PRIMARY_DOMAIN", "https://apps.example.com:8443/fenfa/")
+    assert load_config()["primary_domain"] == "https://apps.example.com:8443/fenfa"

@@ -97,3 +97,10 @@ def test_upload_config(api):
 def test_settings_need_an_admin_token(api, path):
     assert_error(api.call("GET", path, token=""), 401, "UNAUTHORIZED")
     assert_error(api.call("GET", path, token=UPLOAD_TOKEN), 403, "FORBIDDEN")
+
+
+@pytest.mark.parametrize("value", ["http://[abc", "https://a b.com", "https://apps.example.com\r\nX: y",
+                                   "http://a:99999", "https://user@apps.example.com", "javascript:alert(1)"])
+def test_malformed_domains_are_refused(api, value):
+    assert_error(api.call("PUT", "/admin/api/settings", json={"primary_domain": value}), 400, "BAD_REQUEST",
+                 "primary_domain must be an http")
