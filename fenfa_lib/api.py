@@ -1,8 +1,11 @@
 """The JSON envelope: one error type, one success helper, and the handlers that use them."""
 import logging
+import re
 
 from flask import jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from fenfa_lib.storage import StorageError
 
 ERROR_CODES = {
     400: "BAD_REQUEST",
@@ -14,7 +17,7 @@ ERROR_CODES = {
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
-JSON_PATH_PREFIXES = ("/admin/api/", "/admin/exports/", "/api/", "/upload", "/events", "/healthz", "/udid/")
+JSON_PATHS = re.compile(r"^/(admin/api|admin/exports|api|upload|events|healthz|udid|d|ios|icons)(/|$)")
 log = logging.getLogger("fenfa")
 
 
@@ -37,7 +40,8 @@ def error_response(status, message):
 
 
 def wants_json():
-    return request.path.startswith(JSON_PATH_PREFIXES) or request.path in ("/upload", "/events")
+    """Errors on the API and file routes are JSON in the envelope; pages people browse get HTML."""
+    return bool(JSON_PATHS.match(request.path))
 
 
 def register_error_handlers(app):
@@ -47,9 +51,18 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error):
-        if wants_json():
-            return error_response(error.code, _http_message(error))
-        return render_template("error.html", status=error.code, message=error.description), error.code
+        if not wants_json():
+            return render_template("error.html", status=error.code, message=error.description), error.code
+        response, status = error_response(error.code, _http_message(error))
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
+
+    @app.errorhandler(StorageError)
+    def handle_storage_error(error):
+        log.error("storage failed on %s %s: %s", request.method, request.path, error)
+        return error_response(503, "file storage is unavailable")
 
     @app.errorhandler(Exception)
     def handle_unexpected(error):

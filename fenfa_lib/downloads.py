@@ -23,6 +23,7 @@ def download(release_id):
         return redirect(url, 302)
     if not path.is_file():
         raise ApiError(404, f"the file of release {release_id} is missing from storage")
+    ignore_unusable_range()
     response = send_file(
         path,
         mimetype=content_type(release.file_name),
@@ -38,6 +39,14 @@ def download(release_id):
     if request.method == "GET" and starts_at_zero:
         count_download(release)
     return response
+
+
+def ignore_unusable_range():
+    """Serve the whole file for a Range header that does not parse, is not in bytes or asks for
+    several ranges, as RFC 9110 allows, instead of refusing with 416."""
+    ranges = request.range
+    if "HTTP_RANGE" in request.environ and (ranges is None or ranges.units != "bytes" or len(ranges.ranges) != 1):
+        del request.environ["HTTP_RANGE"]
 
 
 def is_first_byte_get():

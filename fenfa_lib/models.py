@@ -171,6 +171,7 @@ class Settings(BaseModel):
     s3_secret_key = CharField(default="")
     s3_public_url = CharField(default="")
     s3_presign_seconds = IntegerField(default=900)
+    s3_path_style = BooleanField(default=True)
     upload_domain = CharField(default="")
     apple_key_id = CharField(default="")
     apple_issuer_id = CharField(default="")

@@ -2,13 +2,13 @@
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from flask import Blueprint, current_app
 
-from fenfa_lib import validate
+from fenfa_lib import current, validate
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import require_token
 from fenfa_lib.config import normalise_base_url
-from fenfa_lib.files import S3_SETTING_KEYS
+from fenfa_lib.files import s3_settings
 from fenfa_lib.filetypes import EXTENSIONS
-from fenfa_lib.models import Settings, iso, utcnow
+from fenfa_lib.models import Release, Settings, iso, utcnow
 from fenfa_lib.storage import StorageError, build_storage
 from fenfa_lib.urls import https_warnings
 
@@ -16,7 +16,7 @@ bp = Blueprint("settings_api", __name__, url_prefix="/admin/api")
 URL_FIELDS = ("primary_domain", "upload_domain", "s3_endpoint", "s3_public_url")
 SECRET_FIELDS = ("s3_access_key", "s3_secret_key", "apple_private_key")
 PUBLIC_FIELDS = ("primary_domain", "secondary_domains", "organization", "storage_type", "s3_endpoint", "s3_region",
-                 "s3_bucket", "s3_public_url", "s3_presign_seconds", "upload_domain", "apple_key_id",
+                 "s3_bucket", "s3_public_url", "s3_presign_seconds", "s3_path_style", "upload_domain", "apple_key_id",
                  "apple_issuer_id", "apple_team_id")
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 
@@ -29,7 +29,7 @@ def admin_only():
 
 @bp.get("/settings")
 def get_settings():
-    return ok(settings_dict(Settings.load()))
+    return ok(settings_dict(current.settings()))
 
 
 @bp.put("/settings")
@@ -44,14 +44,17 @@ def put_settings():
         setattr(settings, name, value)
     if settings.storage_type == "s3" and any(name == "storage_type" or name.startswith("s3_") for name in changes):
         check_s3(settings)
+    elif not s3_configured(settings) and Release.select().where(Release.storage == "s3").exists():
+        raise ApiError(400, "releases stored in S3 still need s3_bucket, s3_access_key and s3_secret_key")
     settings.updated_at = utcnow()
     settings.save()
+    current.forget_settings()
     return ok(settings_dict(settings))
 
 
 @bp.get("/upload-config")
 def upload_config():
-    settings = Settings.load()
+    settings = current.settings()
     limit_mb = current_app.config["FENFA"]["max_upload_mb"]
     return ok({
         "storage_type": settings.storage_type,
@@ -64,11 +67,15 @@ def upload_config():
 
 def settings_dict(settings):
     data = {name: getattr(settings, name) for name in PUBLIC_FIELDS}
-    data["s3_configured"] = bool(settings.s3_bucket and settings.s3_access_key and settings.s3_secret_key)
+    data["s3_configured"] = s3_configured(settings)
     data["apple_configured"] = bool(settings.apple_key_id and settings.apple_issuer_id and settings.apple_private_key)
     data["updated_at"] = iso(settings.updated_at)
     data["warnings"] = https_warnings()
     return data
+
+
+def s3_configured(settings):
+    return bool(settings.s3_bucket and settings.s3_access_key and settings.s3_secret_key)
 
 
 def clean_value(name, value):
@@ -86,6 +93,8 @@ def clean_value(name, value):
         if value not in ("local", "s3"):
             raise ApiError(400, "storage_type must be local or s3")
         return value
+    if name == "s3_path_style":
+        return validate.boolean({name: value}, name)
     if name == "s3_presign_seconds":
         return validate.integer({name: value}, name, minimum=1, maximum=MAX_PRESIGN_SECONDS)
     if name == "apple_private_key":
@@ -113,8 +122,7 @@ def check_private_key(value):
 
 
 def check_s3(settings):
-    values = {key: getattr(settings, key) for key in S3_SETTING_KEYS}
     try:
-        build_storage("s3", current_app.config["FENFA"]["data_dir"], values).check()
+        build_storage("s3", current_app.config["FENFA"]["data_dir"], s3_settings(settings)).check()
     except StorageError as exc:
         raise ApiError(400, f"S3 storage is not usable: {exc}") from exc

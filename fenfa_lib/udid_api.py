@@ -3,9 +3,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, Response, current_app, redirect, request
 
-from fenfa_lib import udid, urls, validate
+from fenfa_lib import current, udid, urls, validate
 from fenfa_lib.api import ApiError, log, ok
-from fenfa_lib.models import Product, Settings, UDIDNonce, Variant
+from fenfa_lib.models import Product, UDIDNonce, Variant
 
 bp = Blueprint("udid_api", __name__, url_prefix="/udid")
 MAX_CALLBACK_BYTES = 64 * 1024
@@ -51,7 +51,7 @@ def profile():
     chain = signing_chain()
     nonce = udid.create_nonce(variant)
     body = udid.profile_service_profile(
-        f"{urls.base_url()}/udid/callback?nonce={nonce}", nonce, variant.product.name, Settings.load().organization
+        f"{urls.base_url()}/udid/callback?nonce={nonce}", nonce, variant.product.name, current.settings().organization
     )
     response = Response(udid.sign_profile(body, chain) if chain else body, mimetype=PROFILE_MIMETYPE)
     response.headers["Content-Disposition"] = 'attachment; filename="register.mobileconfig"'

@@ -3,12 +3,12 @@ from urllib.parse import quote
 
 from flask import current_app, request
 
-from fenfa_lib.models import Settings
+from fenfa_lib import current
 
 
 def base_url():
     """Admin-saved primary domain, else the configured one, else scheme://host of the request."""
-    saved = Settings.load().primary_domain
+    saved = current.settings().primary_domain
     return (saved or current_app.config["FENFA"]["primary_domain"] or request.host_url).rstrip("/")
 
 

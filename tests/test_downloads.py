@@ -114,3 +114,38 @@ def test_concurrent_downloads_are_all_counted(app, release):
     finally:
         server.shutdown()
     assert download_count(release["id"]) == 20
+
+
+@pytest.mark.parametrize("header", ["bytes=garbage", "bytes=0-9,20-29", "lines=1-2"])
+def test_unusable_range_headers_get_the_whole_file(client, release, header):
+    response = client.get(f"/d/{release['id']}", headers={"Range": header})
+    assert (response.status_code, response.data) == (200, CONTENT)
+
+
+def test_unsatisfiable_range_is_416_with_the_length(client, release):
+    response = client.get(f"/d/{release['id']}", headers={"Range": f"bytes={len(CONTENT) + 10}-"})
+    assert_error(response, 416, "BAD_REQUEST")
+    assert response.headers["Content-Range"] == f"bytes */{len(CONTENT)}"
+
+
+def test_errors_on_file_routes_are_json(client):
+    for path in ("/d/rel_0000000000000000", "/ios/rel_0000000000000000/manifest.plist", "/admin/api"):
+        assert_error(client.get(path), 404, "NOT_FOUND")
+
+
+def test_wrong_method_keeps_the_allow_header(api):
+    response = api.call("PATCH", "/admin/api/products")
+    assert_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in response.headers["Allow"]
+
+
+def test_unusable_storage_is_a_503_in_the_envelope(client, release, monkeypatch):
+    from fenfa_lib.storage import LocalStorage, StorageError
+
+    def broken(self, key):
+        raise StorageError("disk gone")
+
+    monkeypatch.setattr(LocalStorage, "local_path", broken)
+    response = client.get(f"/d/{release['id']}")
+    assert_error(response, 503, "SERVICE_UNAVAILABLE", "file storage is unavailable")
+    assert "disk gone" not in response.get_data(as_text=True)

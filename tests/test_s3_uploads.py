@@ -137,3 +137,13 @@ def test_deletes_remove_objects(api, s3_server, bucket, variant, use_s3):
     assert bucket_keys(s3_server, bucket)
     api.data("DELETE", f"/admin/api/products/{variant['product_id']}")
     assert bucket_keys(s3_server, bucket) == []
+
+
+def test_s3_credentials_stay_while_s3_releases_exist(api, client, variant, use_s3):
+    release = api.upload_release(variant["id"], "app.apk", politedroid())
+    api.data("PUT", "/admin/api/settings", json={"storage_type": "local"})
+    assert_error(api.call("PUT", "/admin/api/settings", json={"s3_secret_key": None}), 400, "BAD_REQUEST",
+                 "releases stored in S3")
+    assert client.get(f"/d/{release['id']}").status_code == 302
+    api.data("DELETE", f"/admin/api/releases/{release['id']}")
+    assert api.data("PUT", "/admin/api/settings", json={"s3_secret_key": None})["s3_configured"] is False
