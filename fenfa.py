@@ -12,6 +12,7 @@ from fenfa_lib import (
 from fenfa_lib.api import register_error_handlers
 from fenfa_lib.config import ConfigError, ensure_tokens, load_config
 from fenfa_lib.models import db, open_database
+from fenfa_lib.server import serve
 from fenfa_lib.spool import SpoolingRequest, clear_stale_spools
 
 CONTENT_SECURITY_POLICY = (
@@ -78,24 +79,6 @@ def main(argv=None):
     except ConfigError as exc:
         sys.exit(f"fenfa: configuration error: {exc}")
     serve(app)
-
-
-def serve(app):
-    """Serve with waitress, spooling request bodies on the data disk and up to the upload limit."""
-    import tempfile
-
-    from waitress import serve as waitress_serve
-
-    settings = app.config["FENFA"]
-    tempfile.tempdir = str(settings["data_dir"] / "tmp")
-    waitress_serve(
-        app,
-        host=settings["host"],
-        port=settings["port"],
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-        threads=8,
-        channel_timeout=300,
-    )
 
 
 if __name__ == "__main__":
