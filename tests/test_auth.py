@@ -15,6 +15,15 @@ ADMIN_ROUTES = [
     ("GET", "/admin/api/variants/{variant}/stats"),
     ("PUT", "/admin/api/apps/{variant}/publish"),
     ("PUT", "/admin/api/apps/{product}/unpublish"),
+    ("GET", "/admin/api/settings"),
+    ("PUT", "/admin/api/settings"),
+    ("GET", "/admin/api/upload-config"),
+    ("GET", "/admin/api/events"),
+    ("GET", "/admin/api/ios_devices"),
+    ("GET", "/admin/exports/releases.csv"),
+    ("GET", "/admin/exports/events.csv"),
+    ("GET", "/admin/exports/ios_devices.csv"),
+    ("DELETE", "/admin/api/releases/{release}"),
 ]
 BODIES = {
     ("POST", "/admin/api/products"): {"name": "Other", "slug": "other"},
@@ -23,14 +32,16 @@ BODIES = {
         "platform": "ios", "display_name": "iPhone", "identifier": "com.example.ios",
     },
     ("PUT", "/admin/api/variants/{variant}"): {"display_name": "Phones"},
+    ("PUT", "/admin/api/settings"): {"organization": "Example Ltd"},
 }
 
 
 @pytest.fixture
 def ids(api):
     product = api.create_product()
-    variant = api.create_variant(product["id"])
-    return {"product": product["id"], "variant": variant["id"]}
+    variant = api.create_variant(product["id"], platform="windows")
+    release = api.upload_release(variant["id"], "setup.exe", b"MZ" + b"\0" * 64)
+    return {"product": product["id"], "variant": variant["id"], "release": release["id"]}
 
 
 @pytest.mark.parametrize("method,route", ADMIN_ROUTES)
@@ -47,7 +58,7 @@ def test_admin_routes_refuse_missing_wrong_and_upload_tokens(api, ids, method, r
 def test_admin_routes_accept_the_admin_token(api, ids, method, route):
     response = api.call(method, route.format(**ids), token=ADMIN_TOKEN, json=BODIES.get((method, route)))
     assert response.status_code in (200, 201), response.get_data(as_text=True)
-    assert response.json["ok"] is True
+    assert response.mimetype == "text/csv" if route.endswith(".csv") else response.json["ok"] is True
 
 
 def test_refused_request_changes_nothing(api, ids):
