@@ -10,7 +10,7 @@ from fenfa_lib import (
     admin_catalog, devices_api, downloads, events_api, exports, health, public, settings_api, udid_api, upload_api,
 )
 from fenfa_lib.api import register_error_handlers
-from fenfa_lib.config import ConfigError, ensure_tokens, load_config
+from fenfa_lib.config import ConfigError, ensure_tokens, load_config, server_secret
 from fenfa_lib.models import db, open_database
 from fenfa_lib.server import serve
 from fenfa_lib.spool import SpoolingRequest, clear_stale_spools
@@ -35,6 +35,11 @@ def create_app(config=None):
     app.config["MAX_CONTENT_LENGTH"] = settings["max_upload_mb"] * MIB + upload_api.FORM_ALLOWANCE
     app.json.sort_keys = False
     settings["data_dir"].mkdir(parents=True, exist_ok=True)
+    app.secret_key = server_secret(settings["data_dir"])
+    app.config.update(
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=settings["primary_domain"].startswith("https://"),
+    )
     clear_stale_spools(settings["data_dir"] / "tmp")
     open_database(settings["data_dir"] / "fenfa.db")
     if settings["trusted_proxies"]:

@@ -25,6 +25,7 @@ DEFAULTS = {
 }
 INT_KEYS = {"port", "max_upload_mb", "trusted_proxies"}
 TOKEN_KEYS = {"admin_token", "upload_token"}
+SECRET_FILE = "secret.key"
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
 HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")
 
@@ -137,3 +138,24 @@ def ensure_tokens(config, announce=print):
         f"  admin token:  {admin}\n  upload token: {upload}"
     )
     return config
+
+
+def server_secret(data_dir):
+    """The random key in <data_dir>/secret.key (0600), created on first use: it signs sessions and
+    UDID return links."""
+    path = data_dir / SECRET_FILE
+    if not path.exists():
+        staging = data_dir / f"{SECRET_FILE}.{secrets.token_hex(4)}.tmp"
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(staging, path)  # fails when another process created it first: everyone reads one key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(staging)
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < 32:
+        raise ValueError(f"{path} holds no usable key; delete it to generate a new one")
+    return secret.encode()

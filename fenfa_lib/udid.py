@@ -4,7 +4,6 @@ browser back to the product page."""
 import base64
 import hashlib
 import hmac
-import os
 import plistlib
 import re
 import secrets
@@ -29,7 +28,6 @@ DEVICE_BOUND_KINDS = ("ad-hoc", "development")
 NONCE_SECONDS = 600
 NONCE_RETENTION = timedelta(days=1)
 TOKEN_SECONDS = 3600
-SECRET_FILE = "secret.key"
 # Old devices have 40 hex digits, newer ones 8 + 16 hex digits joined by a dash.
 UDID_PATTERN = re.compile(r"[0-9A-Fa-f-]{20,64}")
 MAX_ATTRIBUTE_LENGTH = 256
@@ -178,26 +176,6 @@ def registration_status(variant_id, device):
 
 def mask_udid(udid):
     return f"{udid[:4]}…{udid[-4:]}"
-
-
-def server_secret(data_dir):
-    """The random key in <data_dir>/secret.key (0600), created on first use, for signing tokens."""
-    path = data_dir / SECRET_FILE
-    if not path.exists():
-        staging = data_dir / f"{SECRET_FILE}.{secrets.token_hex(4)}.tmp"
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(staging, path)  # fails when another process created it first: everyone reads one key
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(staging)
-    secret = path.read_text(encoding="ascii").strip()
-    if len(secret) < 32:
-        raise ValueError(f"{path} holds no usable key; delete it to generate a new one")
-    return secret.encode()
 
 
 def issue_token(secret, variant_id, device, now=None):

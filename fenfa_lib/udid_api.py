@@ -42,7 +42,7 @@ def signing_chain():
 
 
 def server_secret():
-    return udid.server_secret(current_app.config["FENFA"]["data_dir"])
+    return current_app.secret_key
 
 
 @bp.get("/profile.mobileconfig")

@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from fenfa import create_app
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 from fenfa_lib import udid
+from fenfa_lib.config import server_secret
 from fenfa_lib.mobileprovision import parse_mobileprovision
 from fenfa_lib.models import DeviceBinding, IOSDevice, UDIDNonce, utcnow
 from fenfa_lib.udid_api import with_query
@@ -414,7 +415,7 @@ def test_enterprise_builds_install_on_every_registered_device(api, client):
 
 def test_tokens_expire_and_are_bound_to_their_variant(app, ios_app):
     with app.app_context():
-        secret = udid.server_secret(app.config["FENFA"]["data_dir"])
+        secret = app.secret_key
         token_from(register(app.test_client(), ios_app["variant"]["id"], OTHER_UDID))
         device = IOSDevice.get()
         token = udid.issue_token(secret, ios_app["variant"]["id"], device, now=1_000_000)
@@ -425,8 +426,8 @@ def test_tokens_expire_and_are_bound_to_their_variant(app, ios_app):
 
 
 def test_server_secret_is_created_once_with_mode_0600(tmp_path):
-    first = udid.server_secret(tmp_path)
-    assert udid.server_secret(tmp_path) == first and len(first) == 64
+    first = server_secret(tmp_path)
+    assert server_secret(tmp_path) == first and len(first) == 64
     assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
     assert list(tmp_path.iterdir()) == [tmp_path / "secret.key"]
 
