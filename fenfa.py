@@ -7,7 +7,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fenfa_lib import (
-    admin_catalog, devices_api, downloads, events_api, exports, health, public, settings_api, udid_api, upload_api,
+    admin_catalog, admin_pages, devices_api, downloads, events_api, exports, health, public, settings_api, udid_api,
+    upload_api,
 )
 from fenfa_lib.api import register_error_handlers
 from fenfa_lib.config import ConfigError, ensure_tokens, load_config, server_secret
@@ -21,7 +22,7 @@ CONTENT_SECURITY_POLICY = (
 )
 BLUEPRINTS = (
     health.bp, public.bp, downloads.bp, upload_api.bp,
-    admin_catalog.bp, settings_api.bp, events_api.bp, devices_api.bp, exports.bp, udid_api.bp,
+    admin_pages.bp, admin_catalog.bp, settings_api.bp, events_api.bp, devices_api.bp, exports.bp, udid_api.bp,
 )
 MIB = 1024 * 1024
 

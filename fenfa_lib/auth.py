@@ -1,8 +1,10 @@
-"""The one X-Auth-Token check: 401 without a known token, 403 when its scope is too small."""
+"""The one X-Auth-Token check (401 without a known token, 403 when its scope is too small), and the
+admin browser session that lets pages recognise an admin."""
+import hashlib
 import hmac
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, request, session
 
 from fenfa_lib.api import ApiError
 
@@ -42,3 +44,28 @@ def require_token(scope):
         return wrapper
 
     return decorator
+
+
+def token_fingerprint(token):
+    """What a session keeps instead of the token: removing the token from the configuration ends it."""
+    return hmac.new(current_app.secret_key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def start_admin_session(token):
+    """Sign this browser in when `token` is an admin token; True on success."""
+    if token_scope(token) != "admin":
+        return False
+    session.clear()
+    session["admin"] = token_fingerprint(token)
+    return True
+
+
+def is_admin_request():
+    """An admin token in X-Auth-Token, or a browser session started with a still-configured admin token."""
+    token = request.headers.get("X-Auth-Token", "")
+    if token:
+        return token_scope(token) == "admin"
+    fingerprint = session.get("admin")
+    return bool(fingerprint) and any(
+        hmac.compare_digest(fingerprint, token_fingerprint(admin)) for admin in current_app.config["FENFA"]["admin_token"]
+    )
