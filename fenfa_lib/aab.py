@@ -2,7 +2,7 @@
 import re
 
 from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
-                               first_image, read_manifest)
+                               first_image, raster_files, read_manifest)
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
@@ -10,7 +10,6 @@ MANIFEST = "base/manifest/AndroidManifest.xml"
 MANIFEST_LIMIT = 8 * MIB
 TABLE_LIMIT = 32 * MIB
 MAX_REFERENCE_DEPTH = 5
-RASTER_SUFFIXES = (".png", ".webp")
 DENSITIES = {"ldpi": 120, "mdpi": 160, "tvdpi": 213, "hdpi": 240, "xhdpi": 320, "xxhdpi": 480, "xxxhdpi": 640}
 FALLBACK_ICON = re.compile(r"^base/res/mipmap-([^/]*)/ic_launcher\.(png|webp)$")
 
@@ -172,16 +171,12 @@ def _icon(archive, table, refs):
     """The highest-density PNG/WebP of the first icon resource with one; else an adaptive icon's foreground's."""
     for ref in refs:
         files = _files(table, ref)
-        rasters = _rasters(files) or [pair for foreground in _adaptive_foregrounds(archive, files)
-                                      for pair in _rasters(_files(table, foreground))]
+        rasters = raster_files(files) or [pair for foreground in _adaptive_foregrounds(archive, files)
+                                          for pair in raster_files(_files(table, foreground))]
         icon = first_image(archive, [name for _, name in sorted(rasters, reverse=True)])
         if icon:
             return icon
     return None
-
-
-def _rasters(files):
-    return [(density, name) for density, name in files if name.lower().endswith(RASTER_SUFFIXES)]
 
 
 def _adaptive_foregrounds(archive, files):

@@ -12,6 +12,7 @@ from fenfa_lib.ziputil import MIB, read_optional
 ICON_LIMIT = 8 * MIB
 ANDROID_ATTRIBUTES = SYSTEM_RESOURCES["attributes"]["inverse"]
 ANYDPI, NODPI = 0xFFFE, 0xFFFF
+RASTER_SUFFIXES = (".png", ".webp")
 
 
 class Ref(NamedTuple):
@@ -113,6 +114,11 @@ def build_app_info(package_type, manifest, resolve_string, icon):
 def density_rank(density):
     """Orders densities for icon choice: no qualifier counts as mdpi, nodpi and anydpi come last."""
     return {0: 160, NODPI: 1, ANYDPI: 0}.get(density, density)
+
+
+def raster_files(files):
+    """The (qualifier, path) pairs of resolved resource files that are PNG or WebP images by name."""
+    return [(qualifier, name) for qualifier, name in files if name.lower().endswith(RASTER_SUFFIXES)]
 
 
 def first_image(archive, names):

@@ -8,14 +8,13 @@ from apkutils2.axml import axmlparser
 from apkutils2.axml.arscparser import ARSCParser
 
 from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
-                               first_image, read_manifest)
+                               first_image, raster_files, read_manifest)
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 MANIFEST_LIMIT = 8 * MIB
 ARSC_LIMIT = 32 * MIB
 FALLBACK_ICON = re.compile(r"^res/mipmap[^/]*/ic_launcher[^/]*\.(png|webp)$")
-RASTER_SUFFIXES = (".png", ".webp")
 CONFIG_FIELDS = ("imsi", "locale", "screenType", "input", "screenSize", "version", "screenConfig", "screenSizeDp")
 
 
@@ -167,17 +166,13 @@ def _icon(archive, table, refs):
     rasters, its foreground's."""
     for ref in refs:
         files = _resolved(table, ref)
-        rasters = _rasters(files) or [pair for foreground in _adaptive_foregrounds(archive, files)
-                                      for pair in _rasters(_resolved(table, foreground))]
+        rasters = raster_files(files) or [pair for foreground in _adaptive_foregrounds(archive, files)
+                                          for pair in raster_files(_resolved(table, foreground))]
         names = sorted({name for _, name in rasters}, key=lambda name: _icon_rank(archive, rasters, name))
         icon = first_image(archive, reversed(names))
         if icon:
             return icon
     return None
-
-
-def _rasters(files):
-    return [(config, name) for config, name in files if name.lower().endswith(RASTER_SUFFIXES)]
 
 
 def _adaptive_foregrounds(archive, files):

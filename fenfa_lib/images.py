@@ -45,22 +45,6 @@ def png_size(data):
     raise ValueError("PNG has no IHDR chunk")
 
 
-def webp_size(data):
-    """(width, height) from the VP8, VP8L or VP8X header."""
-    if image_type(data) != "webp" or len(data) < 30:
-        raise ValueError("not a WebP")
-    kind = data[12:16]
-    if kind == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    if kind == b"VP8L" and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if kind == b"VP8X":
-        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
-    raise ValueError("unknown WebP header")
-
-
 def _chunk(kind, body):
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 

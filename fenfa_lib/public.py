@@ -2,12 +2,15 @@
 manifests, app icons and the page script's click events."""
 import hashlib
 import io
+import math
 import plistlib
+import re
 from contextlib import closing
 
 import segno
-from flask import Blueprint, Response, abort, render_template, request, send_file
+from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
 from markupsafe import Markup
+from werkzeug.exceptions import TooManyRequests
 
 from fenfa_lib import urls, validate
 from fenfa_lib.api import ApiError, ok
@@ -29,6 +32,7 @@ from fenfa_lib.product_page import (
     page_dict,
     release_links,
 )
+from fenfa_lib.ratelimit import RateLimiter
 from fenfa_lib.storage import StorageError
 from fenfa_lib.udid_api import device_registration
 
@@ -37,11 +41,15 @@ MAX_EVENT_BYTES = 4096
 MAX_ICON_BYTES = 4 * 1024 * 1024
 ICON_MAX_AGE = 24 * 3600
 EVENT_FIELDS = {"type", "release_id", "variant_id", "extra"}
+EVENTS_PER_MINUTE = 60  # per client address, for each app
+EVENT_LIMITER = "fenfa.event_limiter"
+MAX_EXTRA_KEYS = 8
+EXTRA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+MAX_EXTRA_TEXT = 200
 PAGE_HELPERS = {
     "human_size": human_size,
     "is_installable": is_installable,
     "min_os_label": min_os_label,
-    "icon_url": urls.icon_url,
     "platform_names": PLATFORM_NAMES,
     "release_links": release_links,
     "device_registration": device_registration,
@@ -127,14 +135,13 @@ def install_manifest(release):
         icon = urls.icon_url(release.id)
         assets += [{"kind": "display-image", "url": icon}, {"kind": "full-size-image", "url": icon}]
     variant = release.variant
-    title = release.display_name or release.metadata.get("display_name") or variant.product.name
     return {"items": [{
         "assets": assets,
         "metadata": {
             "bundle-identifier": release.identifier or variant.identifier,
             "bundle-version": release.version,
             "kind": "software",
-            "title": title,
+            "title": release.display_name or variant.product.name,
         },
     }]}
 
@@ -161,8 +168,18 @@ def icon(release_id):
     )
 
 
+@bp.record_once
+def create_event_limiter(state):
+    """One limiter per app, so that apps in one process (tests, for one) never share counts."""
+    state.app.extensions[EVENT_LIMITER] = RateLimiter(EVENTS_PER_MINUTE, window=60)
+
+
 @bp.post("/events")
 def post_event():
+    wait = current_app.extensions[EVENT_LIMITER].hit(request.remote_addr or "")
+    if wait:
+        seconds = math.ceil(wait)
+        raise TooManyRequests(f"too many events from this address; try again in {seconds} s", retry_after=seconds)
     body = validate.json_object(MAX_EVENT_BYTES)
     unknown = sorted(set(body) - EVENT_FIELDS)
     if unknown:
@@ -170,12 +187,30 @@ def post_event():
     event_type = validate.text(body, "type", required=True, max_length=16)
     if event_type not in ("click", "visit"):
         raise ApiError(400, "type must be click or visit")
-    extra = body.get("extra", {})
-    if not isinstance(extra, dict):
-        raise ApiError(400, "extra must be a JSON object")
+    extra = event_extra(body)
     product_id, variant_id, release_id = event_target(body)
     event = record_event(event_type, product_id, variant_id, release_id, extra)
     return ok({"id": event.id}, 201)
+
+
+def event_extra(body):
+    """The optional `extra`: a flat object of a few short keys, each naming text, a number, a boolean or null."""
+    extra = body.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ApiError(400, "extra must be a JSON object")
+    if len(extra) > MAX_EXTRA_KEYS:
+        raise ApiError(400, f"extra must have at most {MAX_EXTRA_KEYS} keys")
+    for key, value in extra.items():
+        if not EXTRA_KEY.fullmatch(key):
+            raise ApiError(400, "extra keys must be 1 to 32 characters of A-Z, a-z, 0-9, _, . and -")
+        if isinstance(value, str):
+            if len(value) > MAX_EXTRA_TEXT:
+                raise ApiError(400, f"extra.{key} must be at most {MAX_EXTRA_TEXT} characters")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ApiError(400, f"extra.{key} must be a finite number")
+        elif value is not None and not isinstance(value, (bool, int, float)):
+            raise ApiError(400, f"extra.{key} must be a string, number, boolean or null")
+    return extra
 
 
 def event_target(body):

@@ -226,18 +226,18 @@ class S3Storage:
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=folder, PaginationConfig={"PageSize": DELETE_BATCH}
             )
+            # A page holds at most DELETE_BATCH keys, so each page is one DeleteObjects request.
             for page in pages:
                 keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-                for start in range(0, len(keys), DELETE_BATCH):
-                    result = self.client.delete_objects(
-                        Bucket=self.bucket, Delete={"Objects": keys[start:start + DELETE_BATCH], "Quiet": True}
+                if not keys:
+                    continue
+                result = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+                if result.get("Errors"):
+                    error = result["Errors"][0]
+                    raise StorageError(
+                        f"S3 delete {error.get('Key')} in bucket {self.bucket} failed: "
+                        f"{error.get('Code')} {error.get('Message', '')}".rstrip()
                     )
-                    if result.get("Errors"):
-                        error = result["Errors"][0]
-                        raise StorageError(
-                            f"S3 delete {error.get('Key')} in bucket {self.bucket} failed: "
-                            f"{error.get('Code')} {error.get('Message', '')}".rstrip()
-                        )
 
     def local_path(self, key):
         validate_key(key)

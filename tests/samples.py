@@ -71,21 +71,23 @@ def png_pixels(data):
     return width, height, bpp, unfilter(raw, width, height, bpp)
 
 
+def png_predictor(kind, left, up, up_left):
+    """What PNG filter type `kind` predicts for a byte from its left, upper and upper-left neighbours."""
+    if kind == 4:
+        estimate = left + up - up_left
+        distances = [abs(estimate - left), abs(estimate - up), abs(estimate - up_left)]
+        return (left, up, up_left)[distances.index(min(distances))]
+    return [0, left, up, (left + up) // 2][kind]
+
+
 def unfilter(raw, width, height, bpp):
     stride, rows, previous = width * bpp, [], bytearray(width * bpp)
     assert len(raw) == height * (stride + 1)
     for y in range(height):
         kind, row = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
         for i in range(stride):
-            left = row[i - bpp] if i >= bpp else 0
-            up, up_left = previous[i], previous[i - bpp] if i >= bpp else 0
-            if kind == 4:
-                estimate = left + up - up_left
-                distances = [abs(estimate - left), abs(estimate - up), abs(estimate - up_left)]
-                predictor = (left, up, up_left)[distances.index(min(distances))]
-            else:
-                predictor = [0, left, up, (left + up) // 2][kind]
-            row[i] = (row[i] + predictor) & 0xFF
+            left, up_left = (row[i - bpp], previous[i - bpp]) if i >= bpp else (0, 0)
+            row[i] = (row[i] + png_predictor(kind, left, previous[i], up_left)) & 0xFF
         rows.append(bytes(row))
         previous = row
     return b"".join(rows)

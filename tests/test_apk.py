@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 
+from fenfa_lib.android import raster_files
 from fenfa_lib.apk import parse_apk
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.packages import parse_package
@@ -260,6 +261,11 @@ def test_adaptive_only_icon_uses_its_raster_foreground(tmp_path, monkeypatch):
                "res/bg.png": make_png(40, 40)}
     app = parse_with_fake_table(tmp_path, monkeypatch, values, manifest(), members)
     assert icon_size(app.icon) == (24, 24)
+
+
+def test_only_png_and_webp_files_are_icon_rasters_whatever_their_case():
+    files = [(160, "res/a.png"), (320, "res/b.WEBP"), (0xFFFE, "res/c.xml"), (480, "res/d.png.xml"), (640, "res/e.jpg")]
+    assert raster_files(files) == [(160, "res/a.png"), (320, "res/b.WEBP")]
 
 
 @pytest.mark.parametrize("manifest_bytes, message", [

@@ -1,40 +1,21 @@
 """The product page in real Chromium, as an iPhone, an iPad, an Android phone and a Windows PC."""
 import io
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from browser import admin_get, chromium, live_server, open_as, save_screenshot  # noqa: F401 (fixtures)
+from shop import EXE, SCRIPT, make_shop
 
-EXE = b"MZ" + bytes(range(256)) * 8
-DMG = b"\0" * 1000 + b"koly" + b"\0" * 508
-SCRIPT = "<script>window.pwned=1</script>"
 FIRST_CARD = {"iphone": "ios", "ipad": "ios", "android": "android", "windows": "windows"}
-
 
 
 @pytest.fixture
 def shop(api):
-    """One product with a build per platform, in an admin order that is no visitor's order."""
-    product = api.create_product(name="Field Notes", description="Beta builds for the field team.")
-    pid = product["id"]
-    windows = api.create_variant(pid, platform="windows", display_name="Windows 10/11 (x64)", sort_order=0)
-    macos = api.create_variant(pid, platform="macos", display_name="macOS", sort_order=1)
-    android = api.create_variant(pid, platform="android", display_name="Android", identifier="com.politedroid",
-                                 sort_order=2)
-    ios = api.create_variant(pid, platform="ios", display_name="iPhone & iPad", identifier="sg.vp.UnCrackable-2",
-                             sort_order=3)
-    api.upload_release(windows["id"], "FieldNotesSetup.exe", EXE, changelog="Installer signed.")
-    api.upload_release(macos["id"], "FieldNotes.dmg", DMG)
-    api.upload_release(android["id"], "android-politedroid-minsdk3-tiny.apk", version="1.2", build="3")
-    api.upload_release(android["id"], "android-politedroid-minsdk3-tiny.apk", channel="beta",
-                       changelog="Offline maps.\nFaster sync.\nFixed a crash when the camera is denied.")
-    api.upload_release(ios["id"], "ios-uncrackable2-xml-plist-cgbi-icons.ipa",
-                       changelog="New onboarding.\nDark mode fixes.")
-    return product
+    return make_shop(api)
 
 
 @pytest.mark.parametrize("device", list(FIRST_CARD))
@@ -77,7 +58,23 @@ def test_download_clicks_are_reported(live_server, open_as, shop, device):
         time.sleep(0.1)
     events = admin_get(live_server, path)["items"]
     assert len(events) == 1
-    assert events[0]["product_id"] == shop["id"] and events[0]["user_agent"].startswith("Mozilla/5.0")
+    assert events[0]["product_id"] == shop["product"]["id"] and events[0]["user_agent"].startswith("Mozilla/5.0")
+    assert view.errors == []
+
+
+def test_the_icon_shows_when_the_page_is_served_on_another_domain(api, live_server, open_as, shop):
+    """The CSP allows images from the page's own host only: the icon must not name the primary domain."""
+    primary = live_server.replace("127.0.0.1", "localhost")
+    api.data("PUT", "/admin/api/settings", json={"primary_domain": primary})
+    view = open_as("iphone")
+    page = view.page
+    page.goto(f"{live_server}/products/demo")
+    icon = page.locator("img.app-icon")
+    icon.evaluate("img => img.decode()")
+    assert icon.evaluate("img => img.naturalWidth") > 0
+    install = page.locator(".card.recommended .button.primary")
+    manifest = f"{primary}/ios/{install.get_attribute('data-release')}/manifest.plist"
+    assert install.get_attribute("href").endswith("url=" + quote(manifest, safe=""))
     assert view.errors == []
 
 

@@ -1,17 +1,15 @@
-"""The public side: product pages and their JSON, QR codes, iOS manifests, icons, click events,
-and the admin events list."""
+"""The public side: product pages and their JSON, QR codes, iOS manifests and icons."""
 import json
 import plistlib
 import re
-from datetime import datetime
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
-from fenfa_lib.models import Event
 from samples import icon_size, png_pixels
+from shop import ANDROID_SAMPLE, EXE, SCRIPT, make_shop
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 IPAD = "Mozilla/5.0 (iPad; CPU OS 12_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
@@ -19,37 +17,11 @@ ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/12
 WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
 LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
-IOS_SAMPLE = "ios-uncrackable2-xml-plist-cgbi-icons.ipa"
-ANDROID_SAMPLE = "android-politedroid-minsdk3-tiny.apk"
-EXE = b"MZ" + bytes(range(256)) * 8
-DMG = b"\0" * 1000 + b"koly" + b"\0" * 508
-DEB = b"!<arch>\n" + b"\0" * 200
-SCRIPT = "<script>window.pwned=1</script>"
-
 
 
 @pytest.fixture
 def shop(api):
-    """A product with one release on each platform; the admin order is not any visitor's order."""
-    product = api.create_product(description="Builds for testers")
-    pid = product["id"]
-    variants = {
-        "windows": api.create_variant(pid, platform="windows", display_name="Windows", sort_order=0),
-        "macos": api.create_variant(pid, platform="macos", display_name="macOS", sort_order=1),
-        "android": api.create_variant(pid, platform="android", display_name="Android phone",
-                                      identifier="com.politedroid", sort_order=2),
-        "ios": api.create_variant(pid, platform="ios", display_name="iPhone & iPad",
-                                  identifier="sg.vp.UnCrackable-2", sort_order=3),
-        "linux": api.create_variant(pid, platform="linux", display_name="Linux", sort_order=4),
-    }
-    releases = {
-        "windows": api.upload_release(variants["windows"]["id"], "setup.exe", EXE),
-        "macos": api.upload_release(variants["macos"]["id"], "App.dmg", DMG),
-        "android": api.upload_release(variants["android"]["id"], ANDROID_SAMPLE),
-        "ios": api.upload_release(variants["ios"]["id"], IOS_SAMPLE, changelog="First line\nSecond line"),
-        "linux": api.upload_release(variants["linux"]["id"], "app.deb", DEB),
-    }
-    return {"product": product, "variants": variants, "releases": releases}
+    return make_shop(api)
 
 
 def page(client, path="/products/demo", user_agent=WINDOWS, **headers):
@@ -80,7 +52,7 @@ def test_product_page_shows_each_card_with_its_release(client, shop):
     html = page(client, user_agent=IPHONE)
     ios, android = shop["releases"]["ios"], shop["releases"]["android"]
     assert "<h1>Demo App</h1>" in html and "Builds for testers" in html
-    assert f'src="http://localhost/icons/{ios["id"]}.png"' in html
+    assert f'<img class="app-icon" src="/icons/{ios["id"]}.png"' in html
     ios_card = card_html(html, "ios")
     assert "iPhone &amp; iPad" in ios_card
     assert "1.0 <span class=\"muted\">(build 1)</span>" in ios_card
@@ -202,6 +174,23 @@ def test_https_warning_is_for_admins_only(api, client, shop):
     assert f'href="https://dl.example.com/d/{shop["releases"]["windows"]["id"]}"' in html
 
 
+def test_the_page_loads_its_own_assets_relatively_and_links_out_absolutely(api, client, shop):
+    """A page served on a secondary domain may only load images from there (CSP img-src 'self'), while
+    links that leave the page use the primary domain."""
+    api.data("PUT", "/admin/api/settings", json={"primary_domain": "https://dl.example.com"})
+    response = client.get("/products/demo", base_url="https://mirror.example.org", headers={"User-Agent": IPHONE})
+    html = response.get_data(as_text=True)
+    assert "img-src 'self' data:;" in response.headers["Content-Security-Policy"]
+    icon = f"/icons/{shop['releases']['ios']['id']}.png"
+    assert f'<link rel="icon" href="{icon}">' in html and f'<img class="app-icon" src="{icon}"' in html
+    assert re.findall(r'<(?:img|script)[^>]* src="([^"]*)"', html) == ["/static/product.js", icon]
+    assert re.findall(r'<link[^>]* href="([^"]*)"', html) == [icon, "/static/style.css"]
+    android = shop["releases"]["android"]["id"]
+    assert f'href="https://dl.example.com/d/{android}"' in html
+    assert "url=https%3A%2F%2Fdl.example.com%2Fios%2F" in html
+    assert "mirror.example.org" not in html
+
+
 def test_json_api_has_the_page_data_and_no_device_or_team_details(api, client, shop):
     admin_view = api.data("GET", f"/admin/api/products/{shop['product']['id']}")
     ios_admin = next(v for v in admin_view["variants"] if v["platform"] == "ios")
@@ -312,140 +301,3 @@ def test_qr_code_svg_decodes_to_the_page_url(api, client, shop):
     assert decode_qr(svg) == ["https://dl.example.com/products/demo"]
     inline = re.search(r'<div class="qr-code">(.*?)</div>', page(client), re.S).group(1)
     assert qr_matrix_from_svg(inline) == qr_matrix_from_svg(svg)
-
-
-def post_event(client, body):
-    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return client.post("/events", data=raw, content_type="application/json", headers={"User-Agent": "tester/1.0"})
-
-
-def test_click_and_visit_events_are_recorded(api, client, shop):
-    release = shop["releases"]["android"]
-    variant = shop["variants"]["android"]
-    response = post_event(client, {"type": "click", "release_id": release["id"], "extra": {"button": "main"}})
-    assert response.status_code == 201
-    event = Event.get_by_id(response.json["data"]["id"])
-    assert (event.type, event.product_id, event.variant_id, event.release_id) == (
-        "click", shop["product"]["id"], variant["id"], release["id"])
-    assert event.extra == {"button": "main"}
-    response = post_event(client, {"type": "visit", "variant_id": variant["id"]})
-    assert response.status_code == 201
-    assert (Event.get_by_id(response.json["data"]["id"]).release_id) == ""
-    both = {"type": "click", "variant_id": variant["id"], "release_id": release["id"]}
-    assert post_event(client, both).status_code == 201
-
-
-def filler(size):
-    """A click body of exactly `size` bytes."""
-    body = {"type": "click", "release_id": "{release}", "extra": {"pad": ""}}
-    base = len(json.dumps(body).replace("{release}", "rel_0123456789abcdef"))
-    body["extra"]["pad"] = "x" * (size - base)
-    return body
-
-
-@pytest.mark.parametrize("body,status,message", [
-    ({"type": "download", "release_id": "{release}"}, 400, "type must be click or visit"),
-    ({"release_id": "{release}"}, 400, "type is required"),
-    ({"type": 5, "release_id": "{release}"}, 400, "type must be a string"),
-    ({"type": "click"}, 400, "release_id or variant_id is required"),
-    ({"type": "click", "release_id": "rel_0000000000000000"}, 400, "does not exist"),
-    ({"type": "click", "variant_id": "var_0000000000000000"}, 400, "does not exist"),
-    ({"type": "click", "release_id": 7}, 400, "release_id must be a string"),
-    ({"type": "click", "release_id": "{release}", "variant_id": "{other_variant}"}, 400, "does not match"),
-    ({"type": "click", "release_id": "{release}", "extra": "text"}, 400, "extra must be a JSON object"),
-    ({"type": "click", "release_id": "{release}", "admin": True}, 400, "unknown field admin"),
-    ("not json", 400, "valid JSON"),
-    ('["click"]', 400, "JSON object"),
-    ("", 400, "type is required"),
-    (filler(4097), 413, "at most 4096 bytes"),
-    ("x" * 100_000, 413, "at most 4096 bytes"),
-])
-def test_event_validation(client, shop, body, status, message):
-    ids = {"release": shop["releases"]["android"]["id"], "other_variant": shop["variants"]["ios"]["id"]}
-    raw = body if isinstance(body, str) else json.dumps(body)
-    for name, value in ids.items():
-        raw = raw.replace("{" + name + "}", value)
-    code = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE"}[status]
-    assert_error(post_event(client, raw), status, code, message)
-    assert Event.select().where(Event.type == "click").count() == 0
-
-
-def test_event_body_limit_is_4_kib(client, shop):
-    raw = json.dumps(filler(4096)).replace("{release}", shop["releases"]["android"]["id"])
-    assert len(raw) == 4096
-    assert post_event(client, raw).status_code == 201
-
-
-def test_events_for_unpublished_builds_are_refused(api, client, shop):
-    api.data("PUT", f"/admin/api/apps/{shop['variants']['android']['id']}/unpublish")
-    response = post_event(client, {"type": "click", "release_id": shop["releases"]["android"]["id"]})
-    assert_error(response, 400, "BAD_REQUEST", "does not exist")
-
-
-@pytest.fixture
-def events(client, shop):
-    """Five events on known days; returns their IDs oldest first."""
-    android, ios = shop["releases"]["android"], shop["releases"]["ios"]
-    bodies = [("visit", {"variant_id": shop["variants"]["android"]["id"]}), ("click", {"release_id": android["id"]}),
-              ("click", {"release_id": ios["id"]}), ("click", {"release_id": android["id"]}),
-              ("visit", {"variant_id": shop["variants"]["ios"]["id"]})]
-    days = ["2026-01-01T08:00:00", "2026-01-02T09:30:00", "2026-01-02T23:59:30", "2026-01-03T00:00:00",
-            "2026-01-05T12:00:00"]
-    ids = []
-    for (event_type, target), day in zip(bodies, days):
-        event_id = post_event(client, {"type": event_type, **target}).json["data"]["id"]
-        Event.update(ts=datetime.fromisoformat(day)).where(Event.id == event_id).execute()
-        ids.append(event_id)
-    Event.delete().where(Event.type == "upload").execute()
-    return ids
-
-
-@pytest.mark.parametrize("query,picked", [
-    ("", [4, 3, 2, 1, 0]),
-    ("type=click", [3, 2, 1]),
-    ("type=click&release_id={android}", [3, 1]),
-    ("variant_id={ios_variant}", [4, 2]),
-    ("product_id={product}", [4, 3, 2, 1, 0]),
-    ("product_id=prd_0000000000000000", []),
-    ("from=2026-01-02", [4, 3, 2, 1]),
-    ("to=2026-01-02", [2, 1, 0]),
-    ("from=2026-01-02&to=2026-01-02", [2, 1]),
-    ("from=2026-01-02T10:00:00Z&to=2026-01-03T00:00:00Z", [3, 2]),
-    ("from=2026-01-02T11:00:00%2B02:00", [4, 3, 2, 1]),
-    ("limit=2", [4, 3]),
-    ("limit=2&offset=2", [2, 1]),
-    ("type=click&limit=1&offset=1", [2]),
-])
-def test_admin_events_filters_and_pages(api, shop, events, query, picked):
-    ids = {"android": shop["releases"]["android"]["id"], "ios_variant": shop["variants"]["ios"]["id"],
-           "product": shop["product"]["id"]}
-    data = api.data("GET", "/admin/api/events?" + query.format(**ids))
-    assert [item["id"] for item in data["items"]] == [events[index] for index in picked]
-    if "limit" not in query:
-        assert data["total"] == len(picked)
-
-
-def test_admin_event_items_have_every_column(api, shop, events):
-    data = api.data("GET", "/admin/api/events?type=click&limit=1")
-    assert data["total"] == 3
-    assert data["items"] == [{
-        "id": events[3], "ts": "2026-01-03T00:00:00Z", "type": "click", "product_id": shop["product"]["id"],
-        "variant_id": shop["variants"]["android"]["id"], "release_id": shop["releases"]["android"]["id"],
-        "ip": "127.0.0.1", "user_agent": "tester/1.0", "extra": {},
-    }]
-
-
-@pytest.mark.parametrize("query,message", [
-    ("from=yesterday", "from must be an ISO 8601 date or datetime"),
-    ("to=2026-13-01", "to must be an ISO 8601 date or datetime"),
-    ("type=install", "type must be one of"),
-    ("limit=0", "limit must be between"),
-    ("offset=-1", "offset must be between"),
-])
-def test_admin_events_bad_filters(api, query, message):
-    assert_error(api.call("GET", "/admin/api/events?" + query), 400, "BAD_REQUEST", message)
-
-
-def test_admin_events_need_an_admin_token(api):
-    assert_error(api.call("GET", "/admin/api/events", token=""), 401, "UNAUTHORIZED")
-    assert_error(api.call("GET", "/admin/api/events", token=UPLOAD_TOKEN), 403, "FORBIDDEN")

@@ -126,6 +126,19 @@ def test_delete_prefix_removes_only_that_release_folder(storage, folder):
     assert [key for key in kept if storage.exists(key)] == kept
 
 
+def test_s3_delete_prefix_deletes_every_listing_page(s3, folder, monkeypatch):
+    monkeypatch.setattr("fenfa_lib.storage.DELETE_BATCH", 2)
+    doomed = [f"{folder}/part-{n}" for n in range(5)]
+    kept = f"{folder}x/App.ipa"
+    for key in doomed + [kept]:
+        s3.save_bytes(key, b"x")
+
+    s3.delete_prefix(folder)
+
+    assert [key for key in doomed if s3.exists(key)] == []
+    assert s3.exists(kept)
+
+
 def test_local_delete_prefix_removes_empty_parent_folders(tmp_path):
     storage = LocalStorage(tmp_path / "uploads")
     storage.save_bytes("prd_a/var_1/rel_1/App.ipa", b"1")

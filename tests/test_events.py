@@ -1,0 +1,254 @@
+"""POST /events from the product page's script (checks and a per-address rate limit), and the admin events list."""
+import json
+import sys
+import threading
+from datetime import datetime
+
+import pytest
+
+from helpers import UPLOAD_TOKEN, assert_error
+from fenfa_lib import public
+from fenfa_lib.models import Event
+from fenfa_lib.ratelimit import RateLimiter
+from shop import make_shop
+
+
+@pytest.fixture
+def shop(api):
+    return make_shop(api)
+
+
+def post_event(client, body, address="127.0.0.1"):
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post("/events", data=raw, content_type="application/json", headers={"User-Agent": "tester/1.0"},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_click_and_visit_events_are_recorded(api, client, shop):
+    release = shop["releases"]["android"]
+    variant = shop["variants"]["android"]
+    response = post_event(client, {"type": "click", "release_id": release["id"], "extra": {"button": "main"}})
+    assert response.status_code == 201
+    event = Event.get_by_id(response.json["data"]["id"])
+    assert (event.type, event.product_id, event.variant_id, event.release_id) == (
+        "click", shop["product"]["id"], variant["id"], release["id"])
+    assert event.extra == {"button": "main"}
+    response = post_event(client, {"type": "visit", "variant_id": variant["id"]})
+    assert response.status_code == 201
+    assert (Event.get_by_id(response.json["data"]["id"]).release_id) == ""
+    both = {"type": "click", "variant_id": variant["id"], "release_id": release["id"]}
+    assert post_event(client, both).status_code == 201
+
+
+def filler(size):
+    """A click body of exactly `size` bytes once {release} is a release ID; JSON allows the trailing spaces."""
+    body = json.dumps({"type": "click", "release_id": "{release}"})
+    return body + " " * (size - len(body.replace("{release}", "rel_0123456789abcdef")))
+
+
+ACCEPTED_EXTRA = {"button": "main", "k" * 32: "x" * 200, "ratio": 1.5, "count": -3, "primary": True,
+                  "note": None, "a.b-c_D9": 0, "empty": ""}
+
+
+@pytest.mark.parametrize("body,status,message", [
+    ({"type": "download", "release_id": "{release}"}, 400, "type must be click or visit"),
+    ({"release_id": "{release}"}, 400, "type is required"),
+    ({"type": 5, "release_id": "{release}"}, 400, "type must be a string"),
+    ({"type": "click"}, 400, "release_id or variant_id is required"),
+    ({"type": "click", "release_id": "rel_0000000000000000"}, 400, "does not exist"),
+    ({"type": "click", "variant_id": "var_0000000000000000"}, 400, "does not exist"),
+    ({"type": "click", "release_id": 7}, 400, "release_id must be a string"),
+    ({"type": "click", "release_id": "{release}", "variant_id": "{other_variant}"}, 400, "does not match"),
+    ({"type": "click", "release_id": "{release}", "extra": "text"}, 400, "extra must be a JSON object"),
+    ({"type": "click", "release_id": "{release}", "admin": True}, 400, "unknown field admin"),
+    ({"type": "click", "release_id": "{release}", "extra": [1]}, 400, "extra must be a JSON object"),
+    ({"type": "click", "release_id": "{release}", "extra": {**ACCEPTED_EXTRA, "ninth": 1}}, 400,
+     "extra must have at most 8 keys"),
+    ({"type": "click", "release_id": "{release}", "extra": {"k" * 33: 1}}, 400, "extra keys must be 1 to 32"),
+    ({"type": "click", "release_id": "{release}", "extra": {"": 1}}, 400, "extra keys must be 1 to 32"),
+    ({"type": "click", "release_id": "{release}", "extra": {"two words": 1}}, 400, "extra keys must be 1 to 32"),
+    ({"type": "click", "release_id": "{release}", "extra": {"caf\u00e9": 1}}, 400, "extra keys must be 1 to 32"),
+    ({"type": "click", "release_id": "{release}", "extra": {"pad": "x" * 201}}, 400,
+     "extra.pad must be at most 200 characters"),
+    ({"type": "click", "release_id": "{release}", "extra": {"nested": {"a": 1}}}, 400,
+     "extra.nested must be a string, number, boolean or null"),
+    ({"type": "click", "release_id": "{release}", "extra": {"list": ["a"]}}, 400,
+     "extra.list must be a string, number, boolean or null"),
+    ('{"type": "click", "release_id": "{release}", "extra": {"n": 1e400}}', 400, "extra.n must be a finite number"),
+    ("not json", 400, "valid JSON"),
+    ('["click"]', 400, "JSON object"),
+    ("", 400, "type is required"),
+    (filler(4097), 413, "at most 4096 bytes"),
+    ("x" * 100_000, 413, "at most 4096 bytes"),
+])
+def test_event_validation(client, shop, body, status, message):
+    ids = {"release": shop["releases"]["android"]["id"], "other_variant": shop["variants"]["ios"]["id"]}
+    raw = body if isinstance(body, str) else json.dumps(body)
+    for name, value in ids.items():
+        raw = raw.replace("{" + name + "}", value)
+    code = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE"}[status]
+    assert_error(post_event(client, raw), status, code, message)
+    assert Event.select().where(Event.type == "click").count() == 0
+
+
+def test_event_body_limit_is_4_kib(client, shop):
+    raw = filler(4096).replace("{release}", shop["releases"]["android"]["id"])
+    assert len(raw) == 4096
+    assert post_event(client, raw).status_code == 201
+
+
+def test_events_for_unpublished_builds_are_refused(api, client, shop):
+    api.data("PUT", f"/admin/api/apps/{shop['variants']['android']['id']}/unpublish")
+    response = post_event(client, {"type": "click", "release_id": shop["releases"]["android"]["id"]})
+    assert_error(response, 400, "BAD_REQUEST", "does not exist")
+
+
+def test_a_flat_extra_of_short_scalars_is_kept(client, shop):
+    response = post_event(client, {"type": "click", "release_id": shop["releases"]["android"]["id"],
+                                   "extra": ACCEPTED_EXTRA})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert Event.get_by_id(response.json["data"]["id"]).extra == ACCEPTED_EXTRA
+
+
+def click(client, shop, address="127.0.0.1"):
+    return post_event(client, {"type": "click", "release_id": shop["releases"]["android"]["id"]}, address)
+
+
+def test_each_address_may_post_a_minutes_worth_of_events(client, shop):
+    for _ in range(public.EVENTS_PER_MINUTE):
+        assert click(client, shop).status_code == 201
+    response = click(client, shop)
+    assert_error(response, 429, "TOO_MANY_REQUESTS", "too many events from this address")
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert_error(post_event(client, "not json"), 429, "TOO_MANY_REQUESTS")
+    assert click(client, shop, address="192.0.2.7").status_code == 201
+    assert Event.select().where(Event.type == "click").count() == public.EVENTS_PER_MINUTE + 1
+
+
+class FakeClock:
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_the_limit_lifts_when_its_window_ends(app, client, shop):
+    clock = FakeClock()
+    app.extensions[public.EVENT_LIMITER] = RateLimiter(2, window=60, clock=clock)
+    assert [click(client, shop).status_code for _ in range(2)] == [201, 201]
+    clock.now += 59.2
+    response = click(client, shop)
+    assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+    clock.now += 0.8
+    assert click(client, shop).status_code == 201
+
+
+def test_limiter_counts_each_key_in_its_own_window():
+    clock = FakeClock()
+    limiter = RateLimiter(3, window=10, clock=clock)
+    assert [limiter.hit("a") for _ in range(3)] == [0, 0, 0]
+    clock.now += 4
+    assert limiter.hit("a") == 6
+    assert [limiter.hit("b") for _ in range(3)] == [0, 0, 0]
+    assert limiter.hit("b") == 10
+    clock.now += 6
+    assert limiter.hit("a") == 0
+    assert limiter.hit("b") == 4
+
+
+def test_limiter_forgets_the_oldest_keys_past_its_capacity():
+    limiter = RateLimiter(1, window=60, max_keys=10, clock=FakeClock())
+    keys = [f"198.51.100.{n}" for n in range(100)]
+    assert [limiter.hit(key) for key in keys] == [0] * 100
+    assert [limiter.hit(key) for key in keys[-10:]] == [60] * 10
+    assert [limiter.hit(key) for key in keys[:10]] == [0] * 10
+
+
+def test_limiter_is_exact_under_concurrent_hits():
+    limiter = RateLimiter(500, window=60)
+    allowed = []
+
+    def hammer():
+        allowed.append(sum(1 for _ in range(200) if limiter.hit("203.0.113.1") == 0))
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so that unlocked counting would lose updates
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert sum(allowed) == 500
+
+
+@pytest.fixture
+def events(client, shop):
+    """Five events on known days; returns their IDs oldest first."""
+    android, ios = shop["releases"]["android"], shop["releases"]["ios"]
+    bodies = [("visit", {"variant_id": shop["variants"]["android"]["id"]}), ("click", {"release_id": android["id"]}),
+              ("click", {"release_id": ios["id"]}), ("click", {"release_id": android["id"]}),
+              ("visit", {"variant_id": shop["variants"]["ios"]["id"]})]
+    days = ["2026-01-01T08:00:00", "2026-01-02T09:30:00", "2026-01-02T23:59:30", "2026-01-03T00:00:00",
+            "2026-01-05T12:00:00"]
+    ids = []
+    for (event_type, target), day in zip(bodies, days):
+        event_id = post_event(client, {"type": event_type, **target}).json["data"]["id"]
+        Event.update(ts=datetime.fromisoformat(day)).where(Event.id == event_id).execute()
+        ids.append(event_id)
+    Event.delete().where(Event.type == "upload").execute()
+    return ids
+
+
+@pytest.mark.parametrize("query,picked", [
+    ("", [4, 3, 2, 1, 0]),
+    ("type=click", [3, 2, 1]),
+    ("type=click&release_id={android}", [3, 1]),
+    ("variant_id={ios_variant}", [4, 2]),
+    ("product_id={product}", [4, 3, 2, 1, 0]),
+    ("product_id=prd_0000000000000000", []),
+    ("from=2026-01-02", [4, 3, 2, 1]),
+    ("to=2026-01-02", [2, 1, 0]),
+    ("from=2026-01-02&to=2026-01-02", [2, 1]),
+    ("from=2026-01-02T10:00:00Z&to=2026-01-03T00:00:00Z", [3, 2]),
+    ("from=2026-01-02T11:00:00%2B02:00", [4, 3, 2, 1]),
+    ("limit=2", [4, 3]),
+    ("limit=2&offset=2", [2, 1]),
+    ("type=click&limit=1&offset=1", [2]),
+])
+def test_admin_events_filters_and_pages(api, shop, events, query, picked):
+    ids = {"android": shop["releases"]["android"]["id"], "ios_variant": shop["variants"]["ios"]["id"],
+           "product": shop["product"]["id"]}
+    data = api.data("GET", "/admin/api/events?" + query.format(**ids))
+    assert [item["id"] for item in data["items"]] == [events[index] for index in picked]
+    if "limit" not in query:
+        assert data["total"] == len(picked)
+
+
+def test_admin_event_items_have_every_column(api, shop, events):
+    data = api.data("GET", "/admin/api/events?type=click&limit=1")
+    assert data["total"] == 3
+    assert data["items"] == [{
+        "id": events[3], "ts": "2026-01-03T00:00:00Z", "type": "click", "product_id": shop["product"]["id"],
+        "variant_id": shop["variants"]["android"]["id"], "release_id": shop["releases"]["android"]["id"],
+        "ip": "127.0.0.1", "user_agent": "tester/1.0", "extra": {},
+    }]
+
+
+@pytest.mark.parametrize("query,message", [
+    ("from=yesterday", "from must be an ISO 8601 date or datetime"),
+    ("to=2026-13-01", "to must be an ISO 8601 date or datetime"),
+    ("type=install", "type must be one of"),
+    ("limit=0", "limit must be between"),
+    ("offset=-1", "offset must be between"),
+])
+def test_admin_events_bad_filters(api, query, message):
+    assert_error(api.call("GET", "/admin/api/events?" + query), 400, "BAD_REQUEST", message)
+
+
+def test_admin_events_need_an_admin_token(api):
+    assert_error(api.call("GET", "/admin/api/events", token=""), 401, "UNAUTHORIZED")
+    assert_error(api.call("GET", "/admin/api/events", token=UPLOAD_TOKEN), 403, "FORBIDDEN")
