@@ -14,7 +14,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from fenfa_lib import urls, validate
 from fenfa_lib.api import ApiError, ok
-from fenfa_lib.auth import token_scope
+from fenfa_lib.auth import is_admin_request
 from fenfa_lib.catalog import published_release
 from fenfa_lib.events import record_event
 from fenfa_lib.files import storage_for
@@ -84,9 +84,8 @@ def qr_code(slug):
 
 
 def admin_warnings():
-    """Deployment warnings, only for requests that carry an admin token; testers never see them."""
-    token = request.headers.get("X-Auth-Token", "")
-    return urls.https_warnings() if token and token_scope(token) == "admin" else []
+    """Deployment warnings, only for admins (a token, or a browser signed in at /admin); testers never see them."""
+    return urls.https_warnings() if is_admin_request() else []
 
 
 @bp.get("/products/<slug>")
@@ -98,7 +97,7 @@ def product_page(slug):
     qr_svg = Markup(qr_code(slug).svg_inline(scale=4, border=2, light="#fff", omitsize=True))
     response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=admin_warnings(), **PAGE_HELPERS)
     response.headers["Cache-Control"] = "no-cache"
-    response.vary.update(["User-Agent", "X-Auth-Token"])
+    response.vary.update(["User-Agent", "X-Auth-Token", "Cookie"])
     return response
 
 

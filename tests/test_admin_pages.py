@@ -51,3 +51,10 @@ def test_removing_the_token_from_the_configuration_ends_the_session(app, client)
     sign_in(client, ADMIN_TOKEN)
     app.config["FENFA"]["admin_token"] = ["a-new-token"]
     assert "signed in as an admin" not in client.get("/admin").get_data(as_text=True)
+
+
+def test_a_signed_in_browser_sees_the_https_warning_on_product_pages(api, client):
+    api.create_product()
+    assert "iOS refuses to install" not in client.get("/products/demo").get_data(as_text=True)
+    sign_in(client, ADMIN_TOKEN)
+    assert "iOS refuses to install" in client.get("/products/demo").get_data(as_text=True)
