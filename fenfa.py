@@ -12,6 +12,7 @@ from fenfa_lib import (
 )
 from fenfa_lib.api import register_error_handlers
 from fenfa_lib.config import ConfigError, ensure_tokens, load_config, server_secret
+from fenfa_lib.files import remove_orphan_folders
 from fenfa_lib.models import db, open_database
 from fenfa_lib.server import serve
 from fenfa_lib.spool import SpoolingRequest, clear_stale_spools
@@ -43,6 +44,7 @@ def create_app(config=None):
     )
     clear_stale_spools(settings["data_dir"] / "tmp")
     open_database(settings["data_dir"] / "fenfa.db")
+    remove_orphan_folders(settings["data_dir"])
     if settings["trusted_proxies"]:
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

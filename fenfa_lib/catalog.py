@@ -4,10 +4,11 @@ from peewee import IntegrityError
 from fenfa_lib.api import ApiError
 from fenfa_lib.filetypes import EXTENSIONS as INSTALLER_TYPES
 from fenfa_lib.files import remove_folders, stored_folders
-from fenfa_lib.ids import is_valid_slug, new_id
+from fenfa_lib.ids import is_valid_slug, new_id, slugify
 from fenfa_lib.models import Product, Release, Variant, db, utcnow
 
 MAX_SLUG_SUFFIX = 1000
+PACKAGE_PLATFORM_NAMES = {"ios": "iOS", "android": "Android"}
 
 
 def normalise_platform(platform):
@@ -23,8 +24,8 @@ def check_slug(slug):
     return slug
 
 
-def create_product(name, slug, description="", published=True):
-    """A new product; a taken slug gets the first free `-2`, `-3`… suffix."""
+def create_product(name, slug, description="", published=True, id=None):
+    """A new product (with `id` when given); a taken slug gets the first free `-2`, `-3`… suffix."""
     check_slug(slug)
     for number in range(1, MAX_SLUG_SUFFIX):
         candidate = slug if number == 1 else f"{slug[:58].rstrip('-')}-{number}"
@@ -33,7 +34,7 @@ def create_product(name, slug, description="", published=True):
         try:
             with db.atomic():
                 return Product.create(
-                    id=new_id("product"), name=name, slug=candidate, description=description, published=published
+                    id=id or new_id("product"), name=name, slug=candidate, description=description, published=published
                 )
         except IntegrityError:
             continue
@@ -62,13 +63,34 @@ def check_installer_type(platform, installer_type):
     return installer_type
 
 
-def create_variant(product, fields):
+def create_variant(product, fields, id=None):
     platform = normalise_platform(fields.pop("platform"))
     installer_type = fields.pop("installer_type", None) or INSTALLER_TYPES[platform][0]
     check_installer_type(platform, installer_type)
     return Variant.create(
-        id=new_id("variant"), product=product, platform=platform, installer_type=installer_type, **fields
+        id=id or new_id("variant"), product=product, platform=platform, installer_type=installer_type, **fields
     )
+
+
+def find_variant(info):
+    """The oldest variant with a parsed package's platform and identifier, or None."""
+    query = Variant.select().where((Variant.platform == info.platform) & (Variant.identifier == info.identifier))
+    return query.order_by(Variant.created_at).first()
+
+
+def find_or_create_variant(info, product_id=None, variant_id=None):
+    """The package's variant, or a new product named after the app with a variant for it (with the given IDs)."""
+    variant = find_variant(info)
+    if variant:
+        return variant
+    name = info.display_name or info.identifier
+    product = create_product(name=name, slug=slugify(name), id=product_id)
+    return create_variant(product, {
+        "platform": info.platform,
+        "display_name": PACKAGE_PLATFORM_NAMES[info.platform],
+        "identifier": info.identifier,
+        "installer_type": info.package_type,
+    }, id=variant_id)
 
 
 def update_variant(variant, changes):

@@ -1,16 +1,18 @@
-"""Where release files live: the storage for a release, and removing files after row deletes."""
+"""Where release files live: the storage for a release, and removing files after row deletes or crashes."""
 import logging
 import posixpath
+import time
 
 from flask import current_app
 
-from fenfa_lib.models import Settings
+from fenfa_lib.models import Release, Settings, db
 from fenfa_lib.storage import StorageError, build_storage
 
 log = logging.getLogger("fenfa")
 S3_SETTING_KEYS = (
     "s3_endpoint", "s3_region", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_public_url", "s3_presign_seconds",
 )
+ORPHAN_MIN_AGE = 3600  # seconds; a younger folder may belong to an upload another process is committing
 
 
 def s3_settings(settings=None):
@@ -40,3 +42,22 @@ def remove_folders(folders):
             storage_for(kind).delete_prefix(folder)
         except (StorageError, OSError) as exc:
             log.error("could not delete %s files under %s: %s", kind, folder, exc)
+
+
+def remove_orphan_folders(data_dir, min_age=ORPHAN_MIN_AGE):
+    """Delete local release folders without a release row: files stored by an upload whose commit never came."""
+    storage = build_storage("local", data_dir, {})
+    folders = [path for path in storage.root.glob("prd_*/var_*/rel_*") if path.is_dir()]
+    if not folders:
+        return
+    with db.connection_context():
+        release_ids = {release_id for (release_id,) in Release.select(Release.id).tuples()}
+    for folder in folders:
+        if folder.name in release_ids or time.time() - folder.stat().st_mtime < min_age:
+            continue
+        try:
+            storage.delete_prefix(folder.relative_to(storage.root).as_posix())
+        except (OSError, ValueError) as exc:
+            log.error("could not remove orphan release folder %s: %s", folder, exc)
+        else:
+            log.warning("removed orphan release folder %s: no release row refers to it", folder)

@@ -35,7 +35,7 @@ LEADING_MAGIC = {
     "rpm": (b"\xed\xab\xee\xdb",),
     "tar.gz": (b"\x1f\x8b",),
 }
-MAX_FILE_NAME = 200
+MAX_FILE_NAME_BYTES = 200
 
 
 def extension_of(file_name):
@@ -51,13 +51,29 @@ def content_type(file_name):
 
 
 def safe_file_name(file_name):
-    """The client's file name without any folder part, control characters or leading dots."""
+    """The client's file name without any folder part, control characters or leading dots, in at most
+    MAX_FILE_NAME_BYTES of UTF-8 (file systems count a name's length in bytes)."""
     name = unicodedata.normalize("NFC", file_name.replace("\\", "/").rsplit("/", 1)[-1])
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
-    if len(name) > MAX_FILE_NAME:
-        extension = extension_of(name)
-        name = name[: MAX_FILE_NAME - len(extension) - 1].rstrip() + "." + extension
-    return re.sub(r"\s+", " ", name)
+    name = re.sub(r"\s+", " ", name)
+    if len(name.encode()) <= MAX_FILE_NAME_BYTES:
+        return name
+    stem, suffix = split_extension(name)
+    if len(suffix.encode()) > MAX_FILE_NAME_BYTES // 2:
+        stem, suffix = name, ""
+    budget = MAX_FILE_NAME_BYTES - len(suffix.encode())
+    # Cutting the bytes may split the last character; decoding with "ignore" drops its remains.
+    return stem.encode()[:budget].decode("utf-8", "ignore").rstrip() + suffix
+
+
+def split_extension(file_name):
+    """(stem, ".ext") with the extension as the client wrote it, or (file_name, "") when there is none."""
+    if file_name.lower().endswith(".tar.gz"):
+        return file_name[:-7], file_name[-7:]
+    if "." not in file_name:
+        return file_name, ""
+    stem, extension = file_name.rsplit(".", 1)
+    return stem, "." + extension
 
 
 def content_problem(path, extension):

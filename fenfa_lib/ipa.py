@@ -75,8 +75,9 @@ def _device_family(plist):
     """Device kinds in a fixed order; Apple treats a missing UIDeviceFamily as iPhone."""
     families = plist.get("UIDeviceFamily")
     families = families if isinstance(families, list) else [families] if families is not None else [1]
+    # Not str.isdigit(): it is true for "²", which int() refuses; plist numbers are ASCII digits.
     found = {DEVICE_FAMILIES.get(int(family)) for family in families
-             if isinstance(family, (int, str)) and str(family).isdigit()}
+             if isinstance(family, (int, str)) and re.fullmatch(r"[0-9]+", str(family))}
     platforms = plist.get("CFBundleSupportedPlatforms")
     found.update(PLATFORM_FAMILIES.get(platform) for platform in _strings(platforms))
     if found & {"tv", "watch"}:

@@ -4,9 +4,12 @@ waitress and once here, and the final step into local storage is a rename."""
 import hashlib
 import os
 import tempfile
+import time
 
 from flask import Request, current_app
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+STALE_AFTER = 3600  # seconds
 
 
 class HashingSpool:
@@ -45,9 +48,13 @@ class HashingSpool:
 
 
 class SpoolingRequest(Request):
-    """Flask request whose uploaded files go to HashingSpools, removed when the request ends."""
+    """Flask request whose one uploaded file goes to a HashingSpool, removed when the request ends."""
+
+    max_form_parts = 32  # an upload form has a file and a few fields; werkzeug answers 413 beyond this
 
     def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        if self.__dict__.get("spools"):
+            raise BadRequest("only one file can be sent per request")
         config = current_app.config["FENFA"]
         spool = HashingSpool(config["data_dir"] / "tmp", config["max_upload_mb"] * 1024 * 1024)
         self.__dict__.setdefault("spools", []).append(spool)
@@ -59,9 +66,10 @@ class SpoolingRequest(Request):
             spool.discard()
 
 
-def clear_stale_spools(directory):
-    """Remove temporary files a crashed or killed server left behind."""
+def clear_stale_spools(directory, min_age=STALE_AFTER):
+    """Remove temporary files a crashed or killed server left behind; younger ones may belong to an
+    upload of a server that is still running (a second `python fenfa.py` must not break it)."""
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.iterdir():
-        if leftover.is_file():
+        if leftover.is_file() and time.time() - leftover.stat().st_mtime >= min_age:
             leftover.unlink()

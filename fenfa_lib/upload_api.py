@@ -4,15 +4,16 @@ from flask import Blueprint, current_app, request
 from fenfa_lib import urls
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import require_token
-from fenfa_lib.catalog import create_product, create_variant
-from fenfa_lib.events import record_event
-from fenfa_lib.ids import slugify
-from fenfa_lib.models import Variant, db, iso, naive_utc
-from fenfa_lib.uploads import check_identifier, create_release, form_fields, inspect_package, received_file
+from fenfa_lib.catalog import find_variant
+from fenfa_lib.models import Variant, iso
+from fenfa_lib.product_page import release_links
+from fenfa_lib.serialize import profile_dict
+from fenfa_lib.uploads import (
+    check_identifier, create_release, form_fields, inspect_package, profile_row, received_file,
+)
 
 bp = Blueprint("upload", __name__)
 FORM_ALLOWANCE = 1024 * 1024
-PACKAGE_PLATFORMS = {"ipa": "ios", "apk": "android", "aab": "android"}
 
 
 def refuse_oversized_body():
@@ -55,10 +56,7 @@ def smart_upload():
     info = inspect_package(spool, file_name)
     if info is None:
         raise ApiError(400, "variant_id is required for files that are not .ipa, .apk or .aab")
-    with db.atomic():
-        variant = find_or_create_variant(info)
-        release = create_release(variant, file_name, spool, fields, info)
-    return created(release)
+    return upload_answer(create_release(find_variant(info), file_name, spool, fields, info))
 
 
 @bp.post("/admin/api/parse-app")
@@ -84,7 +82,7 @@ def parse_app():
         "min_os": info.min_os,
         "device_family": list(info.device_family or []),
         "has_icon": bool(info.icon),
-        "provisioning_profile": summarise_profile(info.profile),
+        "provisioning_profile": profile_dict(profile_row(info.profile)) if info.profile else None,
         "variant_id": existing.id if existing else None,
     })
 
@@ -94,47 +92,14 @@ def store_upload(variant):
     file_name, spool = received_file()
     info = inspect_package(spool, file_name, variant.platform)
     check_identifier(variant, info)
-    return created(create_release(variant, file_name, spool, fields, info))
+    return upload_answer(create_release(variant, file_name, spool, fields, info))
 
 
-def find_variant(info):
-    platform = PACKAGE_PLATFORMS[info.package_type]
-    query = Variant.select().where((Variant.platform == platform) & (Variant.identifier == info.identifier))
-    return query.order_by(Variant.created_at).first()
-
-
-def find_or_create_variant(info):
-    variant = find_variant(info)
-    if variant:
-        return variant
-    name = info.display_name or info.identifier
-    product = create_product(name=name, slug=slugify(name))
-    platform = PACKAGE_PLATFORMS[info.package_type]
-    return create_variant(product, {
-        "platform": platform,
-        "display_name": {"ios": "iOS", "android": "Android"}[platform],
-        "identifier": info.identifier,
-        "installer_type": info.package_type,
-    })
-
-
-def summarise_profile(profile):
-    if profile is None:
-        return None
-    return {
-        "type": profile.kind,
-        "name": profile.name,
-        "team_name": profile.team_name,
-        "expires_at": iso(naive_utc(profile.expires_at)),
-        "device_count": len(profile.devices or []),
-    }
-
-
-def created(release):
+def upload_answer(release):
+    """201 with the release, its app and its public URLs."""
     variant = release.variant
     product = variant.product
-    record_event("upload", product.id, variant.id, release.id)
-    result = {
+    return ok({
         "app": {
             "id": variant.id,
             "name": product.name,
@@ -152,14 +117,16 @@ def created(release):
             "sha256": release.sha256,
             "created_at": iso(release.created_at),
         },
-        "urls": {
-            "page": urls.page_url(product.slug),
-            "release_page": urls.page_url(product.slug, release.id),
-            "download": urls.download_url(release.id),
-            "qrcode": urls.qrcode_url(product.slug),
-        },
+        "urls": upload_urls(release, variant, product),
+    }, 201)
+
+
+def upload_urls(release, variant, product):
+    """The product's page and QR code, and the release's own links (whose "page" is the release page)."""
+    links = release_links(release, variant, product.slug)
+    return {
+        "page": urls.page_url(product.slug),
+        "release_page": links.pop("page"),
+        **links,
+        "qrcode": urls.qrcode_url(product.slug),
     }
-    if variant.platform == "ios":
-        result["urls"]["ios_manifest"] = urls.manifest_url(release.id)
-        result["urls"]["ios_install"] = urls.ios_install_url(release.id)
-    return ok(result, 201)

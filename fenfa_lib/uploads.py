@@ -1,18 +1,25 @@
 """Turning a received build file into a release: checks, parsed metadata, stored files, rows."""
 import json
+import logging
+import re
+from contextlib import contextmanager
 
 from flask import request
 
 from fenfa_lib import filetypes
 from fenfa_lib.api import ApiError
 from fenfa_lib.appinfo import PackageError
+from fenfa_lib.catalog import find_or_create_variant
+from fenfa_lib.events import record_event
 from fenfa_lib.files import release_folder, storage_for
 from fenfa_lib.ids import new_id
 from fenfa_lib.images import image_type
-from fenfa_lib.models import ProvisioningProfile, Release, db, iso, naive_utc
+from fenfa_lib.models import ProvisioningProfile, Release, Variant, db, iso, naive_utc, utcnow
 from fenfa_lib.packages import parse_package
 from fenfa_lib.spool import HashingSpool
 from fenfa_lib.storage import StorageError
+
+log = logging.getLogger("fenfa")
 
 FORM_LIMITS = {"version": 64, "build": 20, "channel": 32, "min_os": 32, "changelog": 20000}
 
@@ -26,7 +33,7 @@ def form_fields(form):
             raise ApiError(400, f"{name} must be at most {limit} characters")
         if value:
             fields[name] = value
-    if "build" in fields and not fields["build"].isdigit():
+    if "build" in fields and not re.fullmatch(r"[0-9]+", fields["build"]):
         raise ApiError(400, "build must be a non-negative integer")
     return fields
 
@@ -64,6 +71,7 @@ def inspect_package(spool, file_name, platform=None):
 
 
 def check_identifier(variant, info):
+    """400 when the package names another app than the variant does."""
     if info and variant.identifier and info.identifier != variant.identifier:
         raise ApiError(
             400, f"package identifier {info.identifier} does not match the variant's identifier {variant.identifier}"
@@ -71,49 +79,90 @@ def check_identifier(variant, info):
 
 
 def create_release(variant, file_name, spool, fields, info):
-    """Store the file and write the rows as one unit: on any failure neither is left behind."""
+    """Store the files, then write every row in one short transaction: no write lock is held while a large
+    file travels, and when the rows fail the stored files are deleted. With `variant` None (a smart upload of
+    an app not seen before) the package's product and variant are created in that same transaction."""
+    product_id, variant_id = (variant.product_id, variant.id) if variant else (new_id("product"), new_id("variant"))
     release_id = new_id("release")
-    folder = release_folder(variant.product_id, variant.id, release_id)
+    folder = release_folder(product_id, variant_id, release_id)
     storage = storage_for()
     icon = info.icon if info and image_type(info.icon or b"") else None
-    try:
-        with db.atomic():
-            if info and not variant.identifier:
-                variant.identifier = info.identifier
-                variant.save()
-            release = Release.create(
-                id=release_id,
-                variant=variant,
-                version=fields.get("version") or (info.version if info else "") or "",
-                build=fields.get("build") or (info.build if info else "") or "",
-                channel=fields.get("channel", ""),
-                changelog=fields.get("changelog", ""),
-                min_os=fields.get("min_os") or (info.min_os if info else "") or variant.min_os,
-                display_name=(info.display_name if info else "") or "",
-                identifier=(info.identifier if info else "") or variant.identifier,
-                file_name=file_name,
-                size_bytes=spool.size,
-                sha256=spool.sha256,
-                storage=storage.kind,
-                storage_key=f"{folder}/{file_name}",
-                icon_key=f"{folder}/icon.{image_type(icon)}" if icon else None,
-                metadata=package_metadata(info),
-            )
+    values = release_values(release_id, folder, storage.kind, file_name, spool, fields, info, variant, icon)
+    with removed_on_failure(storage, folder):
+        storage.save_file(values["storage_key"], spool.path)
+        if icon:
+            storage.save_bytes(values["icon_key"], icon, content_type=f"image/{image_type(icon)}")
+        meta = meta_json(values, product_id, variant_id)
+        storage.save_bytes(f"{folder}/meta.json", meta, content_type="application/json")
+        # IMMEDIATE takes the write lock at BEGIN (waiting for it like any writer), so the variant read below
+        # cannot go stale before the inserts.
+        with db.atomic("IMMEDIATE"):
+            variant = current_variant(variant, info, product_id, variant_id)
+            release = Release.create(variant=variant, **values)
             if info and info.profile:
-                save_profile(release, info.profile)
-            storage.save_file(release.storage_key, spool.path)
-            if icon:
-                storage.save_bytes(release.icon_key, icon, content_type=f"image/{image_type(icon)}")
-            storage.save_bytes(f"{folder}/meta.json", meta_json(release), content_type="application/json")
+                profile_row(info.profile, release).save()
+            record_event("upload", product_id, variant_id, release_id)
+    return release
+
+
+@contextmanager
+def removed_on_failure(storage, folder):
+    """Delete the release folder when the block fails; a storage failure is logged and answered without
+    its details, which name server paths and buckets."""
+    try:
+        yield
     except BaseException as exc:
         try:
             storage.delete_prefix(folder)
-        except (StorageError, OSError):
-            pass
+        except (StorageError, OSError) as cleanup_error:
+            log.error("could not delete %s after a failed upload: %s", folder, cleanup_error)
         if isinstance(exc, StorageError):
-            raise ApiError(500, f"could not store the file: {exc}") from exc
+            log.error("could not store %s: %s", folder, exc)
+            raise ApiError(500, "could not store the file") from exc
         raise
-    return release
+
+
+def current_variant(variant, info, product_id, variant_id):
+    """The release's variant as the transaction sees it, since storing the file took a while: read again
+    (filling in an empty identifier), or found or created from the package with the planned IDs."""
+    if variant is None:
+        variant = find_or_create_variant(info, product_id, variant_id)
+        if variant.id != variant_id:
+            raise ApiError(409, f"an app with identifier {info.identifier} was added during the upload; "
+                                "send the file again")
+        return variant
+    variant = Variant.get_or_none(Variant.id == variant_id)
+    if variant is None:
+        raise ApiError(404, f"variant {variant_id} was deleted during the upload")
+    check_identifier(variant, info)
+    if info and not variant.identifier:
+        variant.identifier = info.identifier
+        variant.save(only=[Variant.identifier])
+    return variant
+
+
+def release_values(release_id, folder, storage_kind, file_name, spool, fields, info, variant, icon):
+    """The Release columns, known before the row exists so that meta.json can be stored first. Form fields
+    win over parsed values; the variant (None when it is yet to be created) has the last word."""
+    variant_min_os, variant_identifier = (variant.min_os, variant.identifier) if variant else ("", "")
+    return {
+        "id": release_id,
+        "version": fields.get("version") or (info.version if info else "") or "",
+        "build": fields.get("build") or (info.build if info else "") or "",
+        "channel": fields.get("channel", ""),
+        "changelog": fields.get("changelog", ""),
+        "min_os": fields.get("min_os") or (info.min_os if info else "") or variant_min_os,
+        "display_name": (info.display_name if info else "") or "",
+        "identifier": (info.identifier if info else "") or variant_identifier,
+        "file_name": file_name,
+        "size_bytes": spool.size,
+        "sha256": spool.sha256,
+        "storage": storage_kind,
+        "storage_key": f"{folder}/{file_name}",
+        "icon_key": f"{folder}/icon.{image_type(icon)}" if icon else None,
+        "metadata": package_metadata(info),
+        "created_at": utcnow(),
+    }
 
 
 def package_metadata(info):
@@ -121,15 +170,15 @@ def package_metadata(info):
         return {}
     return {
         "package_type": info.package_type,
-        "display_name": info.display_name,
         "device_family": list(info.device_family or []),
         "target_os": info.target_os,
         "installable": info.installable,
     }
 
 
-def save_profile(release, profile):
-    ProvisioningProfile.create(
+def profile_row(profile, release=None):
+    """An unsaved ProvisioningProfile for a parsed profile: the one mapping for storing and for showing it."""
+    return ProvisioningProfile(
         release=release,
         kind=profile.kind,
         name=profile.name or "",
@@ -147,17 +196,17 @@ def save_profile(release, profile):
     )
 
 
-def meta_json(release):
+def meta_json(values, product_id, variant_id):
     """A description stored beside the file, so a storage folder explains itself without the database."""
     return json.dumps({
-        "release_id": release.id,
-        "variant_id": release.variant_id,
-        "product_id": release.variant.product_id,
-        "file_name": release.file_name,
-        "size_bytes": release.size_bytes,
-        "sha256": release.sha256,
-        "version": release.version,
-        "build": release.build,
-        "identifier": release.identifier,
-        "created_at": iso(release.created_at),
+        "release_id": values["id"],
+        "variant_id": variant_id,
+        "product_id": product_id,
+        "file_name": values["file_name"],
+        "size_bytes": values["size_bytes"],
+        "sha256": values["sha256"],
+        "version": values["version"],
+        "build": values["build"],
+        "identifier": values["identifier"],
+        "created_at": iso(values["created_at"]),
     }, indent=2).encode()

@@ -130,6 +130,7 @@ def test_display_name_falls_back_to_bundle_name_then_identifier(tmp_path, overri
     ({"UIDeviceFamily": [2]}, ["ipad"]),
     ({"UIDeviceFamily": None}, ["iphone"]),
     ({"UIDeviceFamily": ["1", 2]}, ["iphone", "ipad"]),
+    ({"UIDeviceFamily": ["١", "²", 2]}, ["ipad"]),
     ({"UIDeviceFamily": 1}, ["iphone"]),
     ({"UIDeviceFamily": [3], "CFBundleSupportedPlatforms": ["AppleTVOS"]}, ["tv"]),
     ({"UIDeviceFamily": None, "CFBundleSupportedPlatforms": ["AppleTVOS"]}, ["tv"]),
@@ -216,7 +217,7 @@ def test_unusable_ipa_raises_package_error(tmp_path, plist, members, message):
         parse_ipa(make_ipa(tmp_path / "bad.ipa", plist, members=members))
 
 
-ODD_VALUES = [1, True, 2.5, float("inf"), "text", "", [], [{}], [1.5, [], "2"], {}, {"a": [{}]}, b"bytes",
+ODD_VALUES = [1, True, 2.5, float("inf"), "text", "", "²", [], [{}], [1.5, [], "2"], {}, {"a": [{}]}, b"bytes",
               datetime(2020, 1, 1)]
 
 

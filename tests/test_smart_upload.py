@@ -116,3 +116,14 @@ def test_profile_devices_are_shown_to_admins_only(api, client):
     public = client.get(f"/api/products/{Product.get().slug}").get_data(as_text=True)
     for secret in [profile.team_id, *profile.devices]:
         assert secret not in public
+
+
+def test_parse_app_shows_the_profile_as_the_admin_view_will(api):
+    ipa = with_profile(sample_bytes("ios-iphone-binary-plist-no-icons.ipa"),
+                       sample_bytes("ios-profile-adhoc.mobileprovision"))
+    parsed = api.upload(None, "adhoc.ipa", ipa, path="/admin/api/parse-app", token=ADMIN_TOKEN).json["data"]
+    api.upload(None, "adhoc.ipa", ipa, path=SMART, token=ADMIN_TOKEN)
+    admin_view = api.data("GET", f"/admin/api/products/{Product.get().id}")
+    stored = admin_view["variants"][0]["releases"][0]["provisioning_profile"]
+    assert parsed["provisioning_profile"] == stored
+    assert (stored["type"], stored["device_count"]) == ("ad-hoc", len(stored["devices"]))

@@ -1,6 +1,8 @@
 """POST /upload: real sample packages in, rows and files out; bad input leaves nothing behind."""
 import hashlib
 import json
+import os
+import time
 
 import pytest
 
@@ -101,6 +103,18 @@ def test_upload_response_carries_app_release_and_urls(api, variant_for):
     assert Event.get(Event.type == "upload").release_id == release["id"]
 
 
+def test_meta_json_describes_the_committed_release(api, variant_for, data_dir):
+    variant = variant_for("android", "com.politedroid")
+    release = api.upload_release(variant["id"], "android-politedroid-minsdk3-tiny.apk", build="7")
+    row = Release.get_by_id(release["id"])
+    meta = json.loads((data_dir / "uploads" / row.storage_key).with_name("meta.json").read_text())
+    assert meta == {
+        "release_id": row.id, "variant_id": variant["id"], "product_id": variant["product_id"],
+        "file_name": row.file_name, "size_bytes": row.size_bytes, "sha256": row.sha256, "version": "1.3",
+        "build": "7", "identifier": "com.politedroid", "created_at": release["created_at"],
+    }
+
+
 def test_form_fields_win_over_parsed_values(api, variant_for):
     sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
     variant = variant_for("android", "com.politedroid")
@@ -151,6 +165,8 @@ def test_profile_of_an_ipa_is_stored_for_admins(api, variant_for):
         ("linux", "app.deb", b"nope", {}, 400, "does not look like a .deb"),
         ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "abc"}, 400, "build must be a non-negative integer"),
         ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "-1"}, 400, "build must be a non-negative integer"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "²"}, 400, "build must be a non-negative integer"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "١٢"}, 400, "build must be a non-negative integer"),
         ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"version": "v" * 100}, 400, "version must be at most"),
     ],
 )
@@ -227,20 +243,31 @@ def test_stale_temporary_files_are_removed_at_start(data_dir):
     from fenfa import create_app
 
     (data_dir / "tmp").mkdir(parents=True)
-    (data_dir / "tmp" / "upload-crashed.part").write_bytes(b"half a file")
+    crashed = data_dir / "tmp" / "upload-crashed.part"
+    crashed.write_bytes(b"half a file")
+    two_hours_ago = time.time() - 7200
+    os.utime(crashed, (two_hours_ago, two_hours_ago))
+    in_flight = data_dir / "tmp" / "upload-running.part"
+    in_flight.write_bytes(b"being written by a running server")
     create_app({"data_dir": data_dir, "admin_token": ["t"]})
-    assert list((data_dir / "tmp").iterdir()) == []
+    assert list((data_dir / "tmp").iterdir()) == [in_flight]
 
 
-def test_storage_failure_is_an_error_that_leaves_nothing(api, variant_for, data_dir, monkeypatch):
+@pytest.mark.parametrize("failing_verb", ["save_file", "save_bytes"])
+def test_storage_failure_is_a_generic_error_that_leaves_nothing(api, variant_for, data_dir, monkeypatch, caplog,
+                                                               failing_verb):
     from fenfa_lib.storage import LocalStorage, StorageError
 
-    def failing_save(self, key, source_path):
-        raise StorageError("disk full")
+    def failing_store(self, key, *args, **kwargs):
+        raise StorageError(f"cannot store {key} under /srv/secret/uploads: disk full")
 
-    monkeypatch.setattr(LocalStorage, "save_file", failing_save)
+    monkeypatch.setattr(LocalStorage, failing_verb, failing_store)
     variant = variant_for("windows")
-    assert_error(api.upload(variant["id"], "a.exe", b"MZ" + b"\0" * 64), 500, "INTERNAL_ERROR", "disk full")
+    response = api.upload(variant["id"], "a.exe", b"MZ" + b"\0" * 64)
+    assert_error(response, 500, "INTERNAL_ERROR")
+    assert response.json["error"]["message"] == "could not store the file"
+    assert "/srv/secret" not in response.get_data(as_text=True)
+    assert "disk full" in caplog.text
     assert_nothing_left(data_dir)
 
 
