@@ -1,11 +1,11 @@
 """Admin API for products, variants, releases and publishing."""
 from flask import Blueprint, request
-from peewee import JOIN, fn
+from peewee import JOIN, fn, prefetch
 
 from fenfa_lib import catalog, validate
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import require_token
-from fenfa_lib.models import Product, Release, Variant, utcnow
+from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant, utcnow
 from fenfa_lib.serialize import product_dict, release_dict, variant_dict
 from fenfa_lib.stats import variant_stats
 
@@ -80,16 +80,16 @@ def create_product():
 @bp.get("/products/<product_id>")
 def get_product(product_id):
     product = get_or_404(Product, product_id, "product")
-    variants = product.variants.order_by(Variant.sort_order, Variant.created_at)
+    variants = list(product.variants.order_by(Variant.sort_order, Variant.created_at))
+    releases = (Release.select().join(Variant).where(Variant.product == product)
+                .order_by(Release.created_at.desc(), Release.id.desc()))
+    releases_by_variant = {}
+    for release in prefetch(releases, ProvisioningProfile):
+        releases_by_variant.setdefault(release.variant_id, []).append(release_dict(release, admin=True))
     return ok({
         "product": product_dict(product),
-        "variants": [
-            {**variant_dict(variant), "releases": [
-                release_dict(release, admin=True)
-                for release in variant.releases.order_by(Release.created_at.desc(), Release.id.desc())
-            ]}
-            for variant in variants
-        ],
+        "variants": [{**variant_dict(variant), "releases": releases_by_variant.get(variant.id, [])}
+                     for variant in variants],
     })
 
 

@@ -5,24 +5,25 @@ import time
 
 from flask import current_app
 
-from fenfa_lib.models import Release, Settings, db
+from fenfa_lib import current
+from fenfa_lib.models import Release, db
 from fenfa_lib.storage import StorageError, build_storage
 
 log = logging.getLogger("fenfa")
 S3_SETTING_KEYS = (
     "s3_endpoint", "s3_region", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_public_url", "s3_presign_seconds",
+    "s3_path_style",
 )
 ORPHAN_MIN_AGE = 3600  # seconds; a younger folder may belong to an upload another process is committing
 
 
-def s3_settings(settings=None):
-    settings = settings or Settings.load()
+def s3_settings(settings):
     return {key: getattr(settings, key) for key in S3_SETTING_KEYS}
 
 
 def storage_for(kind=None):
     """The storage of `kind` ('local'|'s3'), or the one new uploads go to."""
-    settings = Settings.load()
+    settings = current.settings()
     return build_storage(kind or settings.storage_type, current_app.config["FENFA"]["data_dir"], s3_settings(settings))
 
 

@@ -104,3 +104,17 @@ def test_settings_need_an_admin_token(api, path):
 def test_malformed_domains_are_refused(api, value):
     assert_error(api.call("PUT", "/admin/api/settings", json={"primary_domain": value}), 400, "BAD_REQUEST",
                  "primary_domain must be an http")
+
+
+def test_path_style_can_be_switched_off_for_virtual_hosted_buckets(app, api):
+    from fenfa_lib.files import storage_for
+
+    settings = api.data("PUT", "/admin/api/settings", json={
+        "s3_endpoint": "https://s3.eu-west-1.amazonaws.com", "s3_bucket": "builds", "s3_access_key": "a",
+        "s3_secret_key": "b", "s3_path_style": False})
+    assert settings["s3_path_style"] is False
+    with app.test_request_context():
+        url = storage_for("s3").download_url("prd_a/var_b/rel_c/app.apk", "app.apk", "application/octet-stream")
+    assert url.startswith("https://builds.s3.eu-west-1.amazonaws.com/prd_a/var_b/rel_c/app.apk?")
+    assert_error(api.call("PUT", "/admin/api/settings", json={"s3_path_style": "no"}), 400, "BAD_REQUEST",
+                 "s3_path_style must be true or false")
