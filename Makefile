@@ -23,5 +23,9 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
 
+bench: $(VENV)/.dev
+	$(BIN)/python bench/parse.py
+	$(BIN)/python bench/transfer.py
+
 clean:
 	rm -rf $(VENV)
