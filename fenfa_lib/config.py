@@ -157,5 +157,5 @@ def server_secret(data_dir):
             os.unlink(staging)
     secret = path.read_text(encoding="ascii").strip()
     if len(secret) < 32:
-        raise ValueError(f"{path} holds no usable key; delete it to generate a new one")
+        raise ConfigError(f"{path} holds no usable key; delete it to generate a new one")
     return secret.encode()
