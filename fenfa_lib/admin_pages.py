@@ -19,7 +19,7 @@ def csrf_token():
 
 def check_csrf():
     sent = request.form.get("csrf", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+    if not sent or not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()):
         abort(400, "The form expired; reload the page and try again.")
 
 

@@ -155,7 +155,10 @@ def server_secret(data_dir):
             pass
         finally:
             os.unlink(staging)
-    secret = path.read_text(encoding="ascii").strip()
+    try:
+        secret = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        secret = ""
     if len(secret) < 32:
         raise ConfigError(f"{path} holds no usable key; delete it to generate a new one")
     return secret.encode()

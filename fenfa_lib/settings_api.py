@@ -1,4 +1,6 @@
 """GET/PUT /admin/api/settings and GET /admin/api/upload-config."""
+import re
+
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from flask import Blueprint, current_app
 
@@ -18,7 +20,10 @@ SECRET_FIELDS = ("s3_access_key", "s3_secret_key", "apple_private_key")
 PUBLIC_FIELDS = ("primary_domain", "secondary_domains", "organization", "storage_type", "s3_endpoint", "s3_region",
                  "s3_bucket", "s3_public_url", "s3_presign_seconds", "s3_path_style", "upload_domain", "apple_key_id",
                  "apple_issuer_id", "apple_team_id")
+S3_CONNECTION_FIELDS = ("s3_endpoint", "s3_region", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_path_style")
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+REGION_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
+BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 @bp.before_request
@@ -42,10 +47,12 @@ def put_settings():
     changes = {name: clean_value(name, value) for name, value in body.items()}
     for name, value in changes.items():
         setattr(settings, name, value)
-    if settings.storage_type == "s3" and any(name == "storage_type" or name.startswith("s3_") for name in changes):
+    connection_changed = any(name in S3_CONNECTION_FIELDS for name in changes)
+    newest_s3_release = Release.select().where(Release.storage == "s3").order_by(Release.created_at.desc()).first()
+    if newest_s3_release and connection_changed:
+        check_s3(settings, must_hold=newest_s3_release.storage_key)
+    elif settings.storage_type == "s3" and (connection_changed or "storage_type" in changes):
         check_s3(settings)
-    elif not s3_configured(settings) and Release.select().where(Release.storage == "s3").exists():
-        raise ApiError(400, "releases stored in S3 still need s3_bucket, s3_access_key and s3_secret_key")
     settings.updated_at = utcnow()
     settings.save()
     current.forget_settings()
@@ -99,6 +106,11 @@ def clean_value(name, value):
         return validate.integer({name: value}, name, minimum=1, maximum=MAX_PRESIGN_SECONDS)
     if name == "apple_private_key":
         return check_private_key(value)
+    if name in ("s3_region", "s3_bucket"):
+        pattern = REGION_PATTERN if name == "s3_region" else BUCKET_PATTERN
+        if not isinstance(value, str) or value and not pattern.fullmatch(value):
+            raise ApiError(400, f"{name} is not a valid S3 {name[3:]} name")
+        return value
     return validate.text({name: value}, name)
 
 
@@ -121,8 +133,13 @@ def check_private_key(value):
     return value.strip()
 
 
-def check_s3(settings):
+def check_s3(settings, must_hold=None):
+    """400 unless the bucket answers, and (while releases are stored in S3) still holds `must_hold`."""
     try:
-        build_storage("s3", current_app.config["FENFA"]["data_dir"], s3_settings(settings)).check()
+        storage = build_storage("s3", current_app.config["FENFA"]["data_dir"], s3_settings(settings))
+        storage.check()
+        if must_hold and not storage.exists(must_hold):
+            raise StorageError(f"the bucket does not hold {must_hold}")
     except StorageError as exc:
-        raise ApiError(400, f"S3 storage is not usable: {exc}") from exc
+        prefix = "releases stored in S3 need working S3 settings" if must_hold else "S3 storage is not usable"
+        raise ApiError(400, f"{prefix}: {exc}") from exc

@@ -162,11 +162,14 @@ class S3Storage:
         )
         # One shared session caches the service model (a client then costs ~4 ms instead of ~65 ms);
         # sessions are not thread-safe, clients are.
-        with SESSION_LOCK:
-            self.client = _shared_session().client(
-                "s3", endpoint_url=self.endpoint, region_name=region or "us-east-1",
-                aws_access_key_id=access_key, aws_secret_access_key=secret_key, config=config,
-            )
+        try:
+            with SESSION_LOCK:
+                self.client = _shared_session().client(
+                    "s3", endpoint_url=self.endpoint, region_name=region or "us-east-1",
+                    aws_access_key_id=access_key, aws_secret_access_key=secret_key, config=config,
+                )
+        except (BotoCoreError, ValueError) as exc:
+            raise StorageError(f"S3 settings are not usable: {exc}") from exc
 
     @contextmanager
     def _errors(self, action, key):

@@ -58,3 +58,8 @@ def test_a_signed_in_browser_sees_the_https_warning_on_product_pages(api, client
     assert "iOS refuses to install" not in client.get("/products/demo").get_data(as_text=True)
     sign_in(client, ADMIN_TOKEN)
     assert "iOS refuses to install" in client.get("/products/demo").get_data(as_text=True)
+
+
+def test_a_non_ascii_csrf_value_is_refused_not_a_crash(client):
+    client.get("/admin")
+    assert client.post("/admin/sign-in", data={"csrf": "é", "token": ADMIN_TOKEN}).status_code == 400

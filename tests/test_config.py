@@ -108,3 +108,11 @@ def test_configured_primary_domain_is_checked(monkeypatch):
         load_config()
     monkeypatch.setenv("FENFA_PRIMARY_DOMAIN", "https://apps.example.com:8443/fenfa/")
     assert load_config()["primary_domain"] == "https://apps.example.com:8443/fenfa"
+
+
+@pytest.mark.parametrize("content", [b"short", b"\xff\xfe" * 40])
+def test_unusable_secret_key_stops_start_up_with_a_message(data_dir, content):
+    data_dir.mkdir(parents=True)
+    (data_dir / "secret.key").write_bytes(content)
+    with pytest.raises(ConfigError, match="secret.key holds no usable key"):
+        create_app({"data_dir": data_dir, "admin_token": "t"})

@@ -147,3 +147,15 @@ def test_s3_credentials_stay_while_s3_releases_exist(api, client, variant, use_s
     assert client.get(f"/d/{release['id']}").status_code == 302
     api.data("DELETE", f"/admin/api/releases/{release['id']}")
     assert api.data("PUT", "/admin/api/settings", json={"s3_secret_key": None})["s3_configured"] is False
+
+
+@pytest.mark.parametrize("change", [{"s3_bucket": "another-bucket"}, {"s3_secret_key": "wrong-secret"},
+                                    {"s3_endpoint": "http://127.0.0.1:9"}])
+def test_s3_settings_that_lose_existing_releases_are_refused(api, client, s3_server, variant, use_s3, change):
+    if not any(item["Name"] == "another-bucket" for item in s3_client(s3_server).list_buckets()["Buckets"]):
+        make_bucket(s3_server, "another-bucket")
+    release = api.upload_release(variant["id"], "app.apk", politedroid())
+    api.data("PUT", "/admin/api/settings", json={"storage_type": "local"})
+    assert_error(api.call("PUT", "/admin/api/settings", json=change), 400, "BAD_REQUEST",
+                 "releases stored in S3 need working S3 settings")
+    assert fetch(client.get(f"/d/{release['id']}").headers["Location"])[0] == 200

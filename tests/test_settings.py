@@ -64,6 +64,9 @@ def test_null_clears_a_field(api):
         ({"apple_private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"}, "apple_private_key"),
         ({"favourite_colour": "blue"}, "unknown setting"),
         ({"organization": ["x"]}, "organization must be a string"),
+        ({"s3_region": "bad region!"}, "s3_region is not a valid S3 region name"),
+        ({"s3_bucket": "Not_A_Bucket"}, "s3_bucket is not a valid S3 bucket name"),
+        ({"s3_bucket": 7}, "s3_bucket is not a valid S3 bucket name"),
     ],
 )
 def test_validation(api, changes, message):
