@@ -113,21 +113,21 @@ def update_variant(variant, changes):
 
 
 def delete_rows(row, releases):
-    """Delete `row` (its children go by cascade) in one transaction, then the release files."""
-    folders = stored_folders(releases)
-    with db.atomic():
+    """Delete `row` (its children go by cascade), then the files of `releases`, its releases. They are
+    listed inside the write transaction, so an upload committing meanwhile cannot leave files behind."""
+    with db.atomic("IMMEDIATE"):
+        folders = stored_folders(releases)
         row.delete_instance()
     remove_folders(folders)
     return row.id
 
 
 def delete_product(product):
-    releases = Release.select().join(Variant).where(Variant.product == product)
-    return delete_rows(product, list(releases))
+    return delete_rows(product, Release.select().join(Variant).where(Variant.product == product))
 
 
 def delete_variant(variant):
-    return delete_rows(variant, list(variant.releases))
+    return delete_rows(variant, variant.releases)
 
 
 def delete_release(release):

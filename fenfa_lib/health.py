@@ -1,7 +1,7 @@
 """GET /healthz: database and storage checks, plus deployment warnings."""
 from flask import Blueprint
 
-from fenfa_lib.api import ApiError, ok
+from fenfa_lib.api import ApiError, log, ok
 from fenfa_lib.files import storage_for
 from fenfa_lib.models import db
 from fenfa_lib.storage import StorageError
@@ -15,9 +15,11 @@ def healthz():
     try:
         db.execute_sql("SELECT 1")
     except Exception as exc:  # any driver error means the database is unusable
-        raise ApiError(503, f"database: {exc}") from exc
+        log.error("health check: database unusable: %s", exc)
+        raise ApiError(503, "database unavailable") from exc
     try:
         storage_for().check()
     except (StorageError, OSError) as exc:
-        raise ApiError(503, f"storage: {exc}") from exc
+        log.error("health check: storage unusable: %s", exc)
+        raise ApiError(503, "storage unavailable") from exc
     return ok({"status": "ok", "db": "ok", "storage": "ok", "warnings": https_warnings()})

@@ -14,6 +14,7 @@ from peewee import (
     SqliteDatabase,
     TextField,
 )
+from playhouse.migrate import SqliteMigrator, migrate
 
 db = SqliteDatabase(None)
 
@@ -194,5 +195,18 @@ def open_database(path):
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},
     )
     with db.connection_context():
+        add_missing_columns()
         db.create_tables(ALL_MODELS, safe=True)
     return db
+
+
+def add_missing_columns():
+    """Bring a database made by an older Fenfa up to date: new columns are added with their defaults."""
+    migrator = SqliteMigrator(db)
+    for model in ALL_MODELS:
+        if not db.table_exists(model._meta.table_name):
+            continue
+        existing = {column.name for column in db.get_columns(model._meta.table_name)}
+        missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
+        if missing:
+            migrate(*(migrator.add_column(model._meta.table_name, field.column_name, field) for field in missing))

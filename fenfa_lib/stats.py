@@ -10,10 +10,13 @@ DAYS = 30
 
 
 def variant_stats(variant):
+    """Summary, releases and totals. Visits count the variant's own visit events and visits of its
+    product's page, which shows every variant; clicks and downloads are the variant's own."""
     releases = list(variant.releases.order_by(Release.created_at.desc(), Release.id.desc()))
+    page_visit = (Event.product_id == variant.product_id) & (Event.variant_id == "") & (Event.type == "visit")
     counts = dict(
         Event.select(Event.type, fn.COUNT(Event.id))
-        .where(Event.variant_id == variant.id)
+        .where((Event.variant_id == variant.id) | page_visit)
         .group_by(Event.type)
         .tuples()
     )

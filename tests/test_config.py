@@ -116,3 +116,23 @@ def test_unusable_secret_key_stops_start_up_with_a_message(data_dir, content):
     (data_dir / "secret.key").write_bytes(content)
     with pytest.raises(ConfigError, match="secret.key holds no usable key"):
         create_app({"data_dir": data_dir, "admin_token": "t"})
+
+
+def test_a_database_from_an_older_version_gets_the_new_columns(data_dir):
+    import sqlite3
+
+    create_app({"data_dir": data_dir, "admin_token": "t"})
+    with sqlite3.connect(data_dir / "fenfa.db") as connection:
+        connection.execute("ALTER TABLE settings DROP COLUMN s3_path_style")
+        connection.execute("DROP TABLE udidnonce")
+        connection.execute(
+            "CREATE TABLE udidnonce (nonce VARCHAR(255) NOT NULL PRIMARY KEY, variant_id VARCHAR(255) NOT NULL "
+            "REFERENCES variant (id) ON DELETE CASCADE, created_at DATETIME NOT NULL, expires_at DATETIME NOT NULL, "
+            "used_at DATETIME)")
+    app = create_app({"data_dir": data_dir, "admin_token": "t"})
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    settings = client.get("/admin/api/settings", headers={"X-Auth-Token": "t"}).json["data"]
+    assert settings["s3_path_style"] is True
+    with sqlite3.connect(data_dir / "fenfa.db") as connection:
+        assert "device_id" in {row[1] for row in connection.execute("PRAGMA table_info(udidnonce)")}

@@ -77,3 +77,10 @@ def test_json_bodies_are_capped(api):
                                   "/admin/exports/releases.csv"])
 def test_out_of_range_dates_are_a_400(api, path, query):
     assert_error(api.call("GET", f"{path}?{query}"), 400, "BAD_REQUEST")
+
+
+def test_healthz_is_503_without_server_details_when_storage_is_unusable(client, data_dir):
+    (data_dir / "uploads").write_text("not a folder")
+    response = client.get("/healthz")
+    assert_error(response, 503, "SERVICE_UNAVAILABLE", "storage unavailable")
+    assert str(data_dir) not in response.get_data(as_text=True)
