@@ -32,13 +32,20 @@ class ApiError(Exception):
         self.message = message
 
 
+def upload_limit_message(limit_mb):
+    return f"upload is larger than the {limit_mb} MB limit"
+
+
+def error_code(status):
+    return ERROR_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+
+
 def ok(data, status=200):
     return jsonify({"ok": True, "data": data}), status
 
 
 def error_response(status, message):
-    code = ERROR_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
-    return jsonify({"ok": False, "error": {"code": code, "message": message}}), status
+    return jsonify({"ok": False, "error": {"code": error_code(status), "message": message}}), status
 
 
 def wants_json():
@@ -80,5 +87,6 @@ def _http_message(error):
     if error.code == 405:
         return f"method {request.method} is not allowed on {request.path}"
     if error.code == 413:
-        return "request body is too large"
+        custom = error.description != type(error).description
+        return error.description if custom else "request body is too large"
     return error.description or error.name

@@ -7,7 +7,7 @@ from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 
-from fenfa_lib.api import ERROR_CODES
+from fenfa_lib.api import error_code, upload_limit_message
 
 log = logging.getLogger("fenfa")
 
@@ -17,12 +17,8 @@ class EnvelopeErrorTask(ErrorTask):
 
     def execute(self):
         error = self.request.error
-        message = error.reason
-        if error.code == 413:
-            limit_mb = self.channel.server.adj.max_request_body_size // (1024 * 1024)
-            message = f"request body is larger than the {limit_mb} MB limit"
-        body = json.dumps({"ok": False, "error": {"code": ERROR_CODES.get(error.code, "BAD_REQUEST"),
-                                                  "message": message}}).encode()
+        message = upload_limit_message(self.channel.server.upload_limit_mb) if error.code == 413 else error.reason
+        body = json.dumps({"ok": False, "error": {"code": error_code(error.code), "message": message}}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
@@ -48,6 +44,7 @@ def serve(app):
         channel_timeout=300,
     )
     server.channel_class = EnvelopeChannel
+    server.upload_limit_mb = settings["max_upload_mb"]
     log.info("serving on http://%s:%s", settings["host"], server.effective_port)
     try:
         server.run()

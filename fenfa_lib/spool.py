@@ -9,6 +9,8 @@ import time
 from flask import Request, current_app
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from fenfa_lib.api import upload_limit_message
+
 STALE_AFTER = 3600  # seconds
 
 
@@ -25,7 +27,7 @@ class HashingSpool:
     def write(self, data):
         self.size += len(data)
         if self.size > self.limit:
-            raise RequestEntityTooLarge()
+            raise RequestEntityTooLarge(upload_limit_message(self.limit // (1024 * 1024)))
         self.digest.update(data)
         return self.file.write(data)
 

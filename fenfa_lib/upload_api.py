@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, request
 
 from fenfa_lib import urls
-from fenfa_lib.api import ApiError, ok
+from fenfa_lib.api import ApiError, ok, upload_limit_message
 from fenfa_lib.auth import require_token
 from fenfa_lib.catalog import find_variant
 from fenfa_lib.models import Variant, iso
@@ -20,7 +20,7 @@ def refuse_oversized_body():
     """413 from Content-Length before any of the body is read."""
     limit_mb = current_app.config["FENFA"]["max_upload_mb"]
     if (request.content_length or 0) > limit_mb * 1024 * 1024 + FORM_ALLOWANCE:
-        raise ApiError(413, f"upload is larger than the {limit_mb} MB limit")
+        raise ApiError(413, upload_limit_message(limit_mb))
 
 
 def variant_from_form(required):

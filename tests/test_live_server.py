@@ -65,6 +65,7 @@ def test_curl_upload_over_the_limit_is_refused_and_leaves_nothing(server, tmp_pa
                       "-F", f"variant_id={variant['id']}", "-F", f"app_file=@{big}", f"{server}/upload")
         body, status = answer.decode().rsplit("\n", 1)
         assert status == "413 application/json"
-        assert json.loads(body)["error"]["code"] == "PAYLOAD_TOO_LARGE"
+        assert json.loads(body)["error"] == {"code": "PAYLOAD_TOO_LARGE",
+                                             "message": "upload is larger than the 2 MB limit"}
     assert not (data_dir / "uploads").exists() or list((data_dir / "uploads").rglob("*")) == []
     assert list((data_dir / "tmp").iterdir()) == []
