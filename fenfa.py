@@ -11,6 +11,7 @@ from fenfa_lib import (
     upload_api,
 )
 from fenfa_lib.api import register_error_handlers
+from fenfa_lib.auth import SessionInterface
 from fenfa_lib.config import ConfigError, ensure_tokens, load_config, server_secret
 from fenfa_lib.files import remove_orphan_folders
 from fenfa_lib.models import db, open_database
@@ -38,10 +39,8 @@ def create_app(config=None):
     app.json.sort_keys = False
     settings["data_dir"].mkdir(parents=True, exist_ok=True)
     app.secret_key = server_secret(settings["data_dir"])
-    app.config.update(
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=settings["primary_domain"].startswith("https://"),
-    )
+    app.session_interface = SessionInterface()
+    app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     clear_stale_spools(settings["data_dir"] / "tmp")
     open_database(settings["data_dir"] / "fenfa.db")
     remove_orphan_folders(settings["data_dir"])

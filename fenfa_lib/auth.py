@@ -5,7 +5,9 @@ import hmac
 from functools import wraps
 
 from flask import current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
 
+from fenfa_lib import urls
 from fenfa_lib.api import ApiError
 
 
@@ -44,6 +46,14 @@ def require_token(scope):
         return wrapper
 
     return decorator
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, marked Secure whenever the site is reached over HTTPS, including
+    through a trusted proxy or an admin-saved https:// primary domain."""
+
+    def get_cookie_secure(self, app):
+        return request.is_secure or urls.base_url().startswith("https://")
 
 
 def token_fingerprint(token):

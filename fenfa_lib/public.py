@@ -33,7 +33,6 @@ from fenfa_lib.product_page import (
     release_links,
 )
 from fenfa_lib.ratelimit import RateLimiter
-from fenfa_lib.storage import StorageError
 from fenfa_lib.udid_api import device_registration
 
 bp = Blueprint("public", __name__)
@@ -153,7 +152,7 @@ def icon(release_id):
     try:
         with closing(storage_for(release.storage).open(release.icon_key)) as stored:
             data = stored.read(MAX_ICON_BYTES)
-    except (FileNotFoundError, StorageError):
+    except FileNotFoundError:
         raise ApiError(404, f"the icon of release {release_id} is missing from storage") from None
     kind = image_type(data)
     if kind is None:

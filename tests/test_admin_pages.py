@@ -63,3 +63,9 @@ def test_a_signed_in_browser_sees_the_https_warning_on_product_pages(api, client
 def test_a_non_ascii_csrf_value_is_refused_not_a_crash(client):
     client.get("/admin")
     assert client.post("/admin/sign-in", data={"csrf": "é", "token": ADMIN_TOKEN}).status_code == 400
+
+
+def test_the_session_cookie_is_secure_once_the_site_is_https(api, client):
+    assert "Secure" not in sign_in(client, ADMIN_TOKEN).headers["Set-Cookie"]
+    api.data("PUT", "/admin/api/settings", json={"primary_domain": "https://apps.example.com"})
+    assert "Secure" in sign_in(client, ADMIN_TOKEN).headers["Set-Cookie"]
