@@ -13,6 +13,7 @@ from fenfa_lib import (
 from fenfa_lib.api import register_error_handlers
 from fenfa_lib.auth import SessionInterface
 from fenfa_lib.config import ConfigError, ensure_tokens, load_config, server_secret
+from fenfa_lib.events import init_write_limiter
 from fenfa_lib.files import remove_orphan_folders
 from fenfa_lib.models import db, open_database
 from fenfa_lib.server import serve
@@ -48,6 +49,7 @@ def create_app(config=None):
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     register_error_handlers(app)
+    init_write_limiter(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.before_request(open_database_connection)

@@ -8,15 +8,14 @@ import re
 from contextlib import closing
 
 import segno
-from flask import Blueprint, Response, abort, current_app, render_template, request, send_file
+from flask import Blueprint, Response, abort, render_template, request, send_file
 from markupsafe import Markup
-from werkzeug.exceptions import TooManyRequests
 
 from fenfa_lib import urls, validate
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import is_admin_request
 from fenfa_lib.catalog import published_release
-from fenfa_lib.events import record_event
+from fenfa_lib.events import anonymous_write_wait, record_event, refuse_over_budget
 from fenfa_lib.files import storage_for
 from fenfa_lib.i18n import LANGUAGES, translator
 from fenfa_lib.images import image_type
@@ -32,7 +31,6 @@ from fenfa_lib.product_page import (
     page_dict,
     release_links,
 )
-from fenfa_lib.ratelimit import RateLimiter
 from fenfa_lib.udid_api import device_registration
 
 bp = Blueprint("public", __name__)
@@ -40,8 +38,6 @@ MAX_EVENT_BYTES = 4096
 MAX_ICON_BYTES = 4 * 1024 * 1024
 ICON_MAX_AGE = 24 * 3600
 EVENT_FIELDS = {"type", "release_id", "variant_id", "extra"}
-EVENTS_PER_MINUTE = 60  # per client address, for each app
-EVENT_LIMITER = "fenfa.event_limiter"
 MAX_EXTRA_KEYS = 8
 EXTRA_KEY = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 MAX_EXTRA_TEXT = 200
@@ -91,7 +87,7 @@ def admin_warnings():
 def product_page(slug):
     product = product_or_404(slug)
     page = build_page(product, detect_platform(request.user_agent.string), request.args.get("r"))
-    if request.method == "GET":
+    if request.method == "GET" and not anonymous_write_wait():
         record_event("visit", product_id=product.id)
     qr_svg = Markup(qr_code(slug).svg_inline(scale=4, border=2, light="#fff", omitsize=True))
     response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=admin_warnings(), **PAGE_HELPERS)
@@ -166,18 +162,9 @@ def icon(release_id):
     )
 
 
-@bp.record_once
-def create_event_limiter(state):
-    """One limiter per app, so that apps in one process (tests, for one) never share counts."""
-    state.app.extensions[EVENT_LIMITER] = RateLimiter(EVENTS_PER_MINUTE, window=60)
-
-
 @bp.post("/events")
 def post_event():
-    wait = current_app.extensions[EVENT_LIMITER].hit(request.remote_addr or "")
-    if wait:
-        seconds = math.ceil(wait)
-        raise TooManyRequests(f"too many events from this address; try again in {seconds} s", retry_after=seconds)
+    refuse_over_budget("events")
     body = validate.json_object(MAX_EVENT_BYTES)
     unknown = sorted(set(body) - EVENT_FIELDS)
     if unknown:

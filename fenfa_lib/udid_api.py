@@ -5,6 +5,7 @@ from flask import Blueprint, Response, current_app, redirect, request
 
 from fenfa_lib import current, udid, urls, validate
 from fenfa_lib.api import ApiError, log, ok
+from fenfa_lib.events import refuse_over_budget
 from fenfa_lib.models import Product, UDIDNonce, Variant
 
 bp = Blueprint("udid_api", __name__, url_prefix="/udid")
@@ -48,6 +49,7 @@ def server_secret():
 @bp.get("/profile.mobileconfig")
 def profile():
     variant = published_ios_variant()
+    refuse_over_budget("profile requests")
     chain = signing_chain()
     nonce = udid.create_nonce(variant)
     body = udid.profile_service_profile(
