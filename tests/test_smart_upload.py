@@ -66,6 +66,7 @@ def test_smart_upload_and_parse_need_an_admin_token(api):
     for path in ("/admin/api/smart-upload", "/admin/api/parse-app"):
         assert_error(api.upload(None, "a.apk", b"x", path=path, token=UPLOAD_TOKEN), 403, "FORBIDDEN")
         assert_error(api.upload(None, "a.apk", b"x", path=path, token="nope"), 401, "UNAUTHORIZED")
+        assert_error(api.upload(None, "a.apk", b"x", path=path, token=""), 401, "UNAUTHORIZED")
 
 
 def test_parse_app_reports_metadata_and_stores_nothing(api, data_dir):
