@@ -14,7 +14,7 @@ S3_SETTING_KEYS = (
     "s3_endpoint", "s3_region", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_public_url", "s3_presign_seconds",
     "s3_path_style",
 )
-ORPHAN_MIN_AGE = 3600  # seconds; a younger folder may belong to an upload another process is committing
+ORPHAN_MIN_AGE = 600  # seconds; a younger folder may belong to an upload another process is committing
 
 
 def s3_settings(settings):

@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from fenfa_lib.api import upload_limit_message
 
-STALE_AFTER = 3600  # seconds
+STALE_AFTER = 600  # seconds: spooling even a 4 GiB upload takes far less
 
 
 class HashingSpool:

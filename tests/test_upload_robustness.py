@@ -9,6 +9,7 @@ import pytest
 
 from fenfa import create_app
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, assert_error
+from fenfa_lib.files import ORPHAN_MIN_AGE
 from fenfa_lib.filetypes import MAX_FILE_NAME_BYTES, safe_file_name
 from fenfa_lib.models import Event, Product, Release, Variant
 from fenfa_lib.storage import LocalStorage
@@ -17,7 +18,7 @@ from test_upload import assert_nothing_left
 SMART = "/admin/api/smart-upload"
 APK = "android-politedroid-minsdk3-tiny.apk"
 EXE = b"MZ" + b"\0" * 64
-AN_HOUR_AGO = time.time() - 3600 - 60
+LONG_AGO = time.time() - ORPHAN_MIN_AGE - 60
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_smart_upload_refuses_when_the_app_appeared_during_the_upload(app, data_
     assert Product.select().count() == 1
 
 
-def make_folder(folder, age=AN_HOUR_AGO):
+def make_folder(folder, age=LONG_AGO):
     folder.mkdir(parents=True)
     (folder / "setup.exe").write_bytes(EXE)
     os.utime(folder, (age, age))
@@ -115,7 +116,7 @@ def test_orphan_release_folders_are_removed_at_start(api, windows_variant, data_
     release = api.upload_release(windows_variant["id"], "setup.exe", EXE)
     uploads = data_dir / "uploads"
     live = uploads / windows_variant["product_id"] / windows_variant["id"] / release["id"]
-    os.utime(live, (AN_HOUR_AGO, AN_HOUR_AGO))
+    os.utime(live, (LONG_AGO, LONG_AGO))
     beside_a_release = make_folder(live.parent / "rel_00000000000000aa")
     alone = make_folder(uploads / "prd_00000000000000bb" / "var_00000000000000bb" / "rel_00000000000000bb")
     create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN]})
