@@ -3,7 +3,7 @@ import re
 
 from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
                                first_image, raster_files, read_manifest)
-from fenfa_lib.appinfo import PackageError
+from fenfa_lib.appinfo import PackageError, metadata_errors_as_package_error
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 MANIFEST = "base/manifest/AndroidManifest.xml"
@@ -16,7 +16,7 @@ FALLBACK_ICON = re.compile(r"^base/res/mipmap-([^/]*)/ic_launcher\.(png|webp)$")
 
 def parse_aab(path):
     """AppInfo for an .aab file (not installable on a device); raises PackageError when it is not a usable bundle."""
-    with open_zip(path, "AAB") as archive:
+    with open_zip(path, "AAB") as archive, metadata_errors_as_package_error("AAB"):
         data = read_member(archive, MANIFEST, MANIFEST_LIMIT)
         try:
             root = _xml_node(data)
@@ -107,7 +107,7 @@ def _xml_attribute(data):
     if item is not None and _field(item, 7) is not None:  # a compiled primitive; its text is exact
         if text in ("true", "false"):
             return name, text == "true"
-        if text.isdigit():
+        if re.fullmatch(r"[0-9]{1,10}", text):  # not str.isdigit(), which is true for "²"; int() refuses it
             return name, int(text)
     return name, text
 

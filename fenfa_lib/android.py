@@ -5,7 +5,8 @@ from typing import NamedTuple
 
 from apkutils2.axml.public import SYSTEM_RESOURCES
 
-from fenfa_lib.appinfo import AppInfo, PackageError
+from fenfa_lib.appinfo import (MAX_DISPLAY_NAME_LENGTH, MAX_OS_VERSION_LENGTH, AppInfo, PackageError,
+                               checked_identifier, checked_version, clipped)
 from fenfa_lib.images import image_type
 from fenfa_lib.ziputil import MIB, read_optional
 
@@ -93,18 +94,21 @@ def build_app_info(package_type, manifest, resolve_string, icon):
     """AppInfo from a manifest; resolve_string turns a Ref into text (or None)."""
     version_name = manifest.version_name
     version_name = _scalar(resolve_string(version_name) if isinstance(version_name, Ref) else version_name)
-    if not (version_name or manifest.version_code):
+    version_name = checked_version(version_name, "versionName")
+    version_code = checked_version(manifest.version_code, "versionCode")
+    if not (version_name or version_code):
         raise PackageError("AndroidManifest.xml has no versionName or versionCode")
+    identifier = checked_identifier(manifest.package, "package name")
     label = resolve_string(manifest.label) if isinstance(manifest.label, Ref) else manifest.label
     return AppInfo(
         package_type=package_type,
         platform="android",
-        identifier=manifest.package,
-        version=version_name or manifest.version_code,
-        build=manifest.version_code or version_name,
-        display_name=_scalar(label) or manifest.package,
-        min_os=manifest.min_sdk,
-        target_os=manifest.target_sdk,
+        identifier=identifier,
+        version=version_name or version_code,
+        build=version_code or version_name,
+        display_name=clipped(_scalar(label) or identifier, MAX_DISPLAY_NAME_LENGTH),
+        min_os=clipped(manifest.min_sdk, MAX_OS_VERSION_LENGTH),
+        target_os=clipped(manifest.target_sdk, MAX_OS_VERSION_LENGTH),
         device_family=manifest.device_family,
         icon=icon,
         installable=package_type != "aab",

@@ -9,7 +9,7 @@ from apkutils2.axml.arscparser import ARSCParser
 
 from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
                                first_image, raster_files, read_manifest)
-from fenfa_lib.appinfo import PackageError
+from fenfa_lib.appinfo import PackageError, metadata_errors_as_package_error
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 MANIFEST_LIMIT = 8 * MIB
@@ -20,7 +20,7 @@ CONFIG_FIELDS = ("imsi", "locale", "screenType", "input", "screenSize", "version
 
 def parse_apk(path):
     """AppInfo for an .apk file; raises PackageError when it is not a usable Android app."""
-    with open_zip(path, "APK") as archive:
+    with open_zip(path, "APK") as archive, metadata_errors_as_package_error("APK"):
         root = binary_xml_tree(read_member(archive, "AndroidManifest.xml", MANIFEST_LIMIT))
         if root is None:
             raise PackageError("AndroidManifest.xml is not valid binary XML")

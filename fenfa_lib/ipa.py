@@ -2,7 +2,8 @@
 import plistlib
 import re
 
-from fenfa_lib.appinfo import AppInfo, PackageError
+from fenfa_lib.appinfo import (MAX_DISPLAY_NAME_LENGTH, MAX_OS_VERSION_LENGTH, AppInfo, PackageError,
+                               checked_identifier, checked_version, clipped, metadata_errors_as_package_error)
 from fenfa_lib.images import cgbi_to_png, image_type, png_size
 from fenfa_lib.mobileprovision import parse_mobileprovision
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
@@ -19,25 +20,28 @@ PLATFORM_FAMILIES = {"AppleTVOS": "tv", "WatchOS": "watch"}
 
 def parse_ipa(path):
     """AppInfo for an .ipa file; raises PackageError when it is not a usable iOS app."""
-    with open_zip(path, "IPA") as archive:
+    with open_zip(path, "IPA") as archive, metadata_errors_as_package_error("IPA"):
         plist_name = _info_plist_name(archive)
         app_dir = plist_name[: -len("Info.plist")]
         plist = _load_plist(read_member(archive, plist_name, PLIST_LIMIT))
         identifier = _text(plist.get("CFBundleIdentifier"))
         if not identifier:
             raise PackageError("Info.plist has no CFBundleIdentifier")
-        version, build = _text(plist.get("CFBundleShortVersionString")), _text(plist.get("CFBundleVersion"))
+        identifier = checked_identifier(identifier, "bundle identifier")
+        version = checked_version(_text(plist.get("CFBundleShortVersionString")), "CFBundleShortVersionString")
+        build = checked_version(_text(plist.get("CFBundleVersion")), "CFBundleVersion")
         if not (version or build):
             raise PackageError("Info.plist has no CFBundleShortVersionString or CFBundleVersion")
+        display_name = _text(plist.get("CFBundleDisplayName")) or _text(plist.get("CFBundleName")) or identifier
         return AppInfo(
             package_type="ipa",
             platform="ios",
             identifier=identifier,
             version=version or build,
             build=build or version,
-            display_name=_text(plist.get("CFBundleDisplayName")) or _text(plist.get("CFBundleName")) or identifier,
-            min_os=_text(plist.get("MinimumOSVersion")),
-            target_os=_text(plist.get("DTPlatformVersion")),
+            display_name=clipped(display_name, MAX_DISPLAY_NAME_LENGTH),
+            min_os=clipped(_text(plist.get("MinimumOSVersion")), MAX_OS_VERSION_LENGTH),
+            target_os=clipped(_text(plist.get("DTPlatformVersion")), MAX_OS_VERSION_LENGTH),
             device_family=_device_family(plist),
             icon=_icon(archive, app_dir, _icon_names(plist)),
             profile=_profile(archive, app_dir),
@@ -75,9 +79,10 @@ def _device_family(plist):
     """Device kinds in a fixed order; Apple treats a missing UIDeviceFamily as iPhone."""
     families = plist.get("UIDeviceFamily")
     families = families if isinstance(families, list) else [families] if families is not None else [1]
-    # Not str.isdigit(): it is true for "²", which int() refuses; plist numbers are ASCII digits.
+    # Not str.isdigit(): it is true for "²", which int() refuses; plist numbers are ASCII digits. Bounded,
+    # since int() refuses more than 4300 digits.
     found = {DEVICE_FAMILIES.get(int(family)) for family in families
-             if isinstance(family, (int, str)) and re.fullmatch(r"[0-9]+", str(family))}
+             if isinstance(family, (int, str)) and re.fullmatch(r"[0-9]{1,3}", str(family))}
     platforms = plist.get("CFBundleSupportedPlatforms")
     found.update(PLATFORM_FAMILIES.get(platform) for platform in _strings(platforms))
     if found & {"tv", "watch"}:

@@ -1,5 +1,6 @@
 """What a product page shows: the visitor's platform, the variant cards in order, each card's
 selected release and its links. The HTML page and GET /api/products/:slug share this model."""
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -139,7 +140,8 @@ def min_os_label(platform, min_os):
     if not min_os:
         return ""
     name = PLATFORM_NAMES.get(platform, platform)
-    if platform == "android" and min_os.isdigit():
+    # Not str.isdigit(): it is true for "²", which int() refuses, and a crafted package or form can send it.
+    if platform == "android" and re.fullmatch(r"[0-9]{1,4}", min_os):
         version = ANDROID_VERSIONS.get(int(min_os))
         return f"{name} {version} (API {min_os})" if version else f"{name} API {min_os}"
     return f"{name} {min_os}"

@@ -31,6 +31,8 @@ TOKEN_SECONDS = 3600
 # Old devices have 40 hex digits, newer ones 8 + 16 hex digits joined by a dash.
 UDID_PATTERN = re.compile(r"[0-9A-Fa-f-]{20,64}")
 MAX_ATTRIBUTE_LENGTH = 256
+# ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+TOKEN_EXPIRY_PATTERN = re.compile(r"[0-9]{1,12}")
 
 
 class DeviceCallbackError(ValueError):
@@ -188,7 +190,7 @@ def issue_token(secret, variant_id, device, now=None):
 def token_device(secret, token, variant_id, now=None):
     """The device an unexpired, genuine token for this variant names, else None."""
     parts = (token or "").split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 3 or not TOKEN_EXPIRY_PATTERN.fullmatch(parts[1]):
         return None
     device_id, expires, mac = parts[0], int(parts[1]), parts[2]
     if expires < (now if now is not None else time.time()):

@@ -31,6 +31,12 @@ def form_fields(form):
         value = form.get(name, "").strip()
         if len(value) > limit:
             raise ApiError(400, f"{name} must be at most {limit} characters")
+        # A changelog keeps its tabs and line breaks (a browser sends a textarea's as CRLF), and no other control
+        # character.
+        if name == "changelog" and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", value):
+            raise ApiError(400, "changelog must not contain control characters other than tabs and line breaks")
+        if name != "changelog" and not value.isprintable():
+            raise ApiError(400, f"{name} must be printable text without control characters")
         if value:
             fields[name] = value
     if "build" in fields and not re.fullmatch(r"[0-9]+", fields["build"]):

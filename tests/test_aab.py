@@ -1,5 +1,6 @@
 """AAB parsing: the corpus bundle against its expected metadata, and bundles with protobuf manifests built here."""
 import random
+import struct
 import zipfile
 
 import pytest
@@ -72,8 +73,8 @@ def element(tag, attributes=(), children=()):
     return message((1, message((3, tag), *[(4, attr) for attr in attributes], *[(5, child) for child in children])))
 
 
-def proto_manifest(package="com.example.bundle", version_code=12, version_name="1.2", label=None):
-    sdk = element("uses-sdk", [attribute("minSdkVersion", "24", primitive(24)),
+def proto_manifest(package="com.example.bundle", version_code=12, version_name="1.2", label=None, min_sdk="24"):
+    sdk = element("uses-sdk", [attribute("minSdkVersion", min_sdk, primitive(24)),
                                attribute("targetSdkVersion", "34", primitive(34))])
     label_attr = attribute("label", "@string/app_name", reference(LABEL_ID)) if label is None else attribute("label", label)
     application = element("application", [label_attr, attribute("icon", "@mipmap/ic_launcher", reference(ICON_ID))])
@@ -178,10 +179,29 @@ def test_literal_label(tmp_path):
     (message((2, "just text")), "has no root element"),
     (proto_manifest(package=None), "no package name"),
     (proto_manifest(version_code=None, version_name=None), "no versionName or versionCode"),
+    (proto_manifest(package="com.example bundle"), "package name is not valid"),
+    (proto_manifest(version_name="1" * 65), "versionName is longer than 64 characters"),
 ])
 def test_unusable_bundle_raises_package_error(tmp_path, manifest_bytes, message_part):
     with pytest.raises(PackageError, match=message_part):
         parse_aab(make_aab(tmp_path / "bad.aab", manifest_bytes))
+
+
+@pytest.mark.parametrize("text, min_os", [("24", "24"), ("²", "²"), ("١٤", "١٤"), ("1" * 5000, "1" * 32)])
+def test_a_primitive_is_read_as_a_number_only_from_ascii_digits(tmp_path, text, min_os):
+    assert parse_aab(make_aab(tmp_path / "app.aab", proto_manifest(min_sdk=text))).min_os == min_os
+
+
+@pytest.mark.parametrize("error", [ValueError("x"), TypeError("x"), KeyError("x"), IndexError("x"),
+                                   struct.error("x"), RecursionError("x")], ids=repr)
+def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_path, monkeypatch, error):
+    def broken(root):
+        raise error
+
+    monkeypatch.setattr("fenfa_lib.aab.read_manifest", broken)
+    with pytest.raises(PackageError, match="^AAB metadata cannot be read$") as raised:
+        parse_aab(make_aab(tmp_path / "app.aab", proto_manifest()))
+    assert raised.value.__cause__ is error
 
 
 def test_mutated_manifests_only_ever_raise_package_error(tmp_path):

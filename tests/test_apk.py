@@ -100,14 +100,20 @@ class Axml:
         return struct.pack("<HHI", 0x0003, 8, 8 + len(chunks)) + chunks
 
 
+def typed(value):
+    """The AXML value type of a test value: text is a string, a number an integer."""
+    return STRING if isinstance(value, str) else INT
+
+
 def manifest(package="com.example.synthetic", version_name="3.1 beta", version_code=31, label="Synthetic Label",
-             watch=False, extra=(), launcher_icon=None):
+             watch=False, extra=(), launcher_icon=None, min_sdk=21, target_sdk=34):
     xml = Axml()
     attrs = [("package", STRING, package)] if package else []
-    attrs += [("versionCode", INT, version_code)] if version_code is not None else []
+    attrs += [("versionCode", typed(version_code), version_code)] if version_code is not None else []
     attrs += [("versionName", STRING, version_name)] if version_name is not None else []
     xml.start("manifest", attrs)
-    xml.start("uses-sdk", [("minSdkVersion", INT, 21), ("targetSdkVersion", INT, 34)]).end("uses-sdk")
+    sdk = [("minSdkVersion", typed(min_sdk), min_sdk), ("targetSdkVersion", typed(target_sdk), target_sdk)]
+    xml.start("uses-sdk", sdk).end("uses-sdk")
     if watch:
         xml.start("uses-feature", [("name", STRING, "android.hardware.type.watch")]).end("uses-feature")
     for tag, attributes in extra:
@@ -274,10 +280,37 @@ def test_only_png_and_webp_files_are_icon_rasters_whatever_their_case():
     (b"\x03\x00\x08\x00" + b"\xff" * 40, "not valid binary XML"),
     (manifest(package=None), "no package name"),
     (manifest(version_name=None, version_code=None), "no versionName or versionCode"),
+    (manifest(package="a" * 256), "package name is not valid"),
+    (manifest(package="com.example app"), "package name is not valid"),
+    (manifest(package="com.example\u2028app"), "package name is not valid"),
+    (manifest(package="com.example\x7fapp"), "package name is not valid"),
+    (manifest(version_name="v" * 65), "versionName is longer than 64 characters"),
+    (manifest(version_name="1.0\x07b"), "versionName holds control characters"),
+    (manifest(version_name=None, version_code="1" * 65), "versionCode is longer than 64 characters"),
 ])
 def test_unusable_apk_raises_package_error(tmp_path, manifest_bytes, message):
     with pytest.raises(PackageError, match=message):
         parse_apk(make_apk(tmp_path / "bad.apk", manifest_bytes))
+
+
+def test_metadata_at_the_length_limits_is_kept_and_longer_text_is_cut(tmp_path):
+    bytes_manifest = manifest(package="p" * 255, version_name="v" * 64, version_code="7" * 64, label="L" * 300,
+                              min_sdk="²" * 40, target_sdk="3" * 33)
+    app = parse_apk(make_apk(tmp_path / "app.apk", bytes_manifest))
+    assert (app.identifier, app.version, app.build) == ("p" * 255, "v" * 64, "7" * 64)
+    assert (app.display_name, app.min_os, app.target_os) == ("L" * 255, "²" * 32, "3" * 32)
+
+
+@pytest.mark.parametrize("error", [ValueError("x"), TypeError("x"), KeyError("x"), IndexError("x"),
+                                   struct.error("x"), RecursionError("x")], ids=repr)
+def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_path, monkeypatch, error):
+    def broken(root):
+        raise error
+
+    monkeypatch.setattr("fenfa_lib.apk.read_manifest", broken)
+    with pytest.raises(PackageError, match="^APK metadata cannot be read$") as raised:
+        parse_apk(make_apk(tmp_path / "app.apk", manifest()))
+    assert raised.value.__cause__ is error
 
 
 def test_not_a_zip_raises_package_error(tmp_path):

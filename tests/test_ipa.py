@@ -1,6 +1,7 @@
 """IPA parsing: every corpus IPA (and invalid package) against its expected metadata, and IPAs built here."""
 import plistlib
 import re
+import reprlib
 import struct
 import zipfile
 import zlib
@@ -211,17 +212,28 @@ def test_oversized_info_plist_is_rejected_without_trusting_the_header(tmp_path):
     (info(CFBundleIdentifier="   "), {}, "no CFBundleIdentifier"),
     (info(CFBundleShortVersionString=None, CFBundleVersion=None), {}, "no CFBundleShortVersionString or CFBundleVersion"),
     (info(), {"Payload/Second.app/Info.plist": plistlib.dumps(info())}, "more than one"),
+    (info(CFBundleIdentifier="a" * 300_000), {}, "bundle identifier is not valid"),
+    (info(CFBundleIdentifier="a" * 256), {}, "bundle identifier is not valid"),
+    (info(CFBundleIdentifier="com.example app"), {}, "bundle identifier is not valid"),
+    (info(CFBundleIdentifier="com.example\u00a0app"), {}, "bundle identifier is not valid"),
+    (info(CFBundleIdentifier="com.example\napp"), {}, "bundle identifier is not valid"),
+    (info(CFBundleIdentifier="com.example\x00app"), {}, "bundle identifier is not valid"),
+    (info(CFBundleIdentifier="com.example\u200bapp"), {}, "bundle identifier is not valid"),
+    (info(CFBundleVersion="1" * 65), {}, "CFBundleVersion is longer than 64 characters"),
+    (info(CFBundleVersion="1.0\x00"), {}, "CFBundleVersion holds control characters"),
+    (info(CFBundleShortVersionString="1." * 33), {}, "CFBundleShortVersionString is longer than 64 characters"),
+    (info(CFBundleShortVersionString=None, CFBundleVersion="9" * 5000), {}, "CFBundleVersion is longer than 64"),
 ])
 def test_unusable_ipa_raises_package_error(tmp_path, plist, members, message):
     with pytest.raises(PackageError, match=message):
         parse_ipa(make_ipa(tmp_path / "bad.ipa", plist, members=members))
 
 
-ODD_VALUES = [1, True, 2.5, float("inf"), "text", "", "²", [], [{}], [1.5, [], "2"], {}, {"a": [{}]}, b"bytes",
-              datetime(2020, 1, 1)]
+ODD_VALUES = [1, True, 2.5, float("inf"), "text", "", "²", "1" * 5000, ["1" * 5000], ["0" * 4, "0" * 5000, 2],
+              [], [{}], [1.5, [], "2"], {}, {"a": [{}]}, b"bytes", datetime(2020, 1, 1)]
 
 
-@pytest.mark.parametrize("value", ODD_VALUES, ids=repr)
+@pytest.mark.parametrize("value", ODD_VALUES, ids=reprlib.repr)
 def test_odd_value_types_in_any_key_never_crash(tmp_path, value):
     keys = ["CFBundleIdentifier", "CFBundleShortVersionString", "CFBundleVersion", "CFBundleDisplayName",
             "CFBundleName", "MinimumOSVersion", "DTPlatformVersion", "UIDeviceFamily", "CFBundleSupportedPlatforms",
@@ -233,6 +245,31 @@ def test_odd_value_types_in_any_key_never_crash(tmp_path, value):
             except PackageError:
                 continue
             assert isinstance(app.identifier, str) and isinstance(app.version, str) and isinstance(app.build, str)
+
+
+@pytest.mark.parametrize("family, found", [(["1" * 5000], []), (["2", "1" * 5000], ["ipad"]), (["002"], ["ipad"])])
+def test_device_family_numbers_are_bounded(tmp_path, family, found):
+    assert parse_ipa(make_ipa(tmp_path / "app.ipa", info(UIDeviceFamily=family))).device_family == found
+
+
+def test_metadata_at_the_length_limits_is_kept_and_longer_text_is_cut(tmp_path):
+    plist = info(CFBundleIdentifier="a" * 255, CFBundleShortVersionString="1" * 64, CFBundleVersion="2" * 64,
+                 CFBundleDisplayName="N" * 300_000, MinimumOSVersion="3" * 33, DTPlatformVersion="4" * 5000)
+    app = parse_ipa(make_ipa(tmp_path / "app.ipa", plist))
+    assert (app.identifier, app.version, app.build) == ("a" * 255, "1" * 64, "2" * 64)
+    assert (app.display_name, app.min_os, app.target_os) == ("N" * 255, "3" * 32, "4" * 32)
+
+
+@pytest.mark.parametrize("error", [ValueError("x"), TypeError("x"), KeyError("x"), IndexError("x"),
+                                   struct.error("x"), RecursionError("x")], ids=repr)
+def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_path, monkeypatch, error):
+    def broken(plist):
+        raise error
+
+    monkeypatch.setattr("fenfa_lib.ipa._device_family", broken)
+    with pytest.raises(PackageError, match="^IPA metadata cannot be read$") as raised:
+        parse_ipa(make_ipa(tmp_path / "app.ipa", info()))
+    assert raised.value.__cause__ is error
 
 
 def test_damaged_archives_only_ever_raise_package_error(tmp_path):

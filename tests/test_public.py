@@ -10,6 +10,7 @@ from PIL import Image
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 from samples import icon_size, png_pixels
 from shop import ANDROID_SAMPLE, EXE, SCRIPT, make_shop
+from test_apk import make_apk, manifest
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 IPAD = "Mozilla/5.0 (iPad; CPU OS 12_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
@@ -125,6 +126,29 @@ def test_unknown_and_unpublished_products_are_html_404s(api, client, shop):
     assert card_platforms(page(client)) == ["windows", "macos", "android", "linux"]
     variants = client.get("/api/products/demo").json["data"]["variants"]
     assert [variant["platform"] for variant in variants] == ["windows", "macos", "android", "linux"]
+
+
+@pytest.mark.parametrize("min_os, label", [
+    ("14", "Android 4.0 (API 14)"),
+    ("99", "Android API 99"),
+    ("²", "Android ²"),
+    ("١٤", "Android ١٤"),
+    ("99999", "Android 99999"),
+    ("1" * 32, "Android " + "1" * 32),
+])
+def test_min_os_label_reads_only_ascii_api_levels(api, client, min_os, label):
+    product = api.create_product()
+    variant = api.create_variant(product["id"], identifier="com.politedroid")
+    api.upload_release(variant["id"], ANDROID_SAMPLE, min_os=min_os)
+    assert f"{label} or later" in card_html(page(client, user_agent=ANDROID), "android")
+
+
+def test_a_package_with_a_non_ascii_min_sdk_renders(api, client, tmp_path):
+    product = api.create_product()
+    variant = api.create_variant(product["id"], identifier="com.example.synthetic")
+    apk = make_apk(tmp_path / "crafted.apk", manifest(min_sdk="²"))
+    api.upload_release(variant["id"], "crafted.apk", apk.read_bytes())
+    assert "Android ² or later" in card_html(page(client, user_agent=ANDROID), "android")
 
 
 def test_aab_releases_have_no_install_button(api, client):

@@ -425,6 +425,18 @@ def test_tokens_expire_and_are_bound_to_their_variant(app, ios_app):
         assert udid.token_device(b"another secret" * 4, token, ios_app["variant"]["id"], now=1_000_000) is None
 
 
+@pytest.mark.parametrize("expiry", ["%C2%B2", "%D9%A1%D9%A2", "1" * 5000, "", "-1", "+1", "%201"],
+                         ids=["superscript", "arabic-indic", "5000-digits", "empty", "negative", "plus", "space"])
+def test_tokens_with_a_non_ascii_or_oversized_expiry_are_ignored(client, ios_app, expiry):
+    token = f"dev_x.{expiry}.abc"
+    status = client.get(f"/udid/status?variant={ios_app['variant']['id']}&udid_token={token}")
+    assert status.status_code == 200, status.get_data(as_text=True)
+    assert status.json["data"] == {"bound": False, "udid": None, "in_profile": None}
+    page = client.get(f"/products/demo?udid_token={token}", headers={"User-Agent": IPHONE})
+    assert page.status_code == 200
+    assert 'class="registered"' not in card_html(page.get_data(as_text=True))
+
+
 def test_server_secret_is_created_once_with_mode_0600(tmp_path):
     first = server_secret(tmp_path)
     assert server_secret(tmp_path) == first and len(first) == 64

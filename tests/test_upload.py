@@ -124,6 +124,14 @@ def test_form_fields_win_over_parsed_values(api, variant_for):
     assert (row.version, row.build, row.min_os) == ("9.9", "99", "21")
 
 
+def test_text_fields_keep_unicode_and_changelog_line_breaks(api, variant_for):
+    variant = variant_for("windows")
+    fields = {"version": "2.0 β", "channel": "测试 🚀", "min_os": "²", "changelog": "One\r\nTwo\nThree\t✓"}
+    release = api.upload_release(variant["id"], "setup.exe", b"MZ" + b"\0" * 100, **fields)
+    row = Release.get_by_id(release["id"])
+    assert (row.version, row.channel, row.min_os, row.changelog) == tuple(fields.values())
+
+
 def test_parsed_values_fill_the_release_and_an_empty_variant_identifier(api, variant_for):
     sample = require_samples() / "android-politedroid-minsdk3-tiny.apk"
     variant = variant_for("android")
@@ -168,6 +176,17 @@ def test_profile_of_an_ipa_is_stored_for_admins(api, variant_for):
         ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "²"}, 400, "build must be a non-negative integer"),
         ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "١٢"}, 400, "build must be a non-negative integer"),
         ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"version": "v" * 100}, 400, "version must be at most"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"version": "1.0\x00"}, 400, "version must be printable"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"version": "1.0\n2"}, 400, "version must be printable"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"build": "1\x7f"}, 400, "build must be printable"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"channel": "\x1b[31mbeta"}, 400, "channel must be printable"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"min_os": "10\u200b"}, 400, "min_os must be printable"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"changelog": "a\x00b"}, 400,
+         "changelog must not contain control characters"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"changelog": "a\x1bb"}, 400,
+         "changelog must not contain control characters"),
+        ("windows", "setup.exe", b"MZ" + b"\0" * 100, {"changelog": "a\x85b"}, 400,
+         "changelog must not contain control characters"),
     ],
 )
 def test_bad_uploads_leave_nothing_behind(api, variant_for, data_dir, platform, file_name, content, fields, status,
