@@ -113,18 +113,15 @@ def create_release(variant, file_name, spool, fields, info):
 
 @contextmanager
 def removed_on_failure(storage, folder):
-    """Delete the release folder when the block fails; a storage failure is logged and answered without
-    its details, which name server paths and buckets."""
+    """Delete the release folder when the block fails. A StorageError goes on to the app's handler, which
+    logs it and answers 503 without its details (they name server paths and buckets)."""
     try:
         yield
-    except BaseException as exc:
+    except BaseException:
         try:
             storage.delete_prefix(folder)
         except (StorageError, OSError) as cleanup_error:
             log.error("could not delete %s after a failed upload: %s", folder, cleanup_error)
-        if isinstance(exc, StorageError):
-            log.error("could not store %s: %s", folder, exc)
-            raise ApiError(500, "could not store the file") from exc
         raise
 
 

@@ -283,8 +283,8 @@ def test_storage_failure_is_a_generic_error_that_leaves_nothing(api, variant_for
     monkeypatch.setattr(LocalStorage, failing_verb, failing_store)
     variant = variant_for("windows")
     response = api.upload(variant["id"], "a.exe", b"MZ" + b"\0" * 64)
-    assert_error(response, 500, "INTERNAL_ERROR")
-    assert response.json["error"]["message"] == "could not store the file"
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert response.json["error"]["message"] == "file storage is unavailable"
     assert "/srv/secret" not in response.get_data(as_text=True)
     assert "disk full" in caplog.text
     assert_nothing_left(data_dir)
