@@ -119,7 +119,7 @@ def test_each_address_may_post_a_minutes_worth_of_events(client, shop):
         assert click(client, shop).status_code == 201
     response = click(client, shop)
     assert_error(response, 429, "TOO_MANY_REQUESTS", "too many events from this address")
-    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert 0 < int(response.headers["Retry-After"]) <= 60
     assert_error(post_event(client, "not json"), 429, "TOO_MANY_REQUESTS")
     assert click(client, shop, address="192.0.2.7").status_code == 201
     assert Event.select().where(Event.type == "click").count() == ANONYMOUS_WRITES_PER_MINUTE + 1
