@@ -12,12 +12,12 @@ from fenfa_lib import (
 )
 from fenfa_lib.api import register_error_handlers
 from fenfa_lib.auth import SessionInterface
-from fenfa_lib.config import ConfigError, ensure_tokens, load_config, server_secret
+from fenfa_lib.config import FORM_ALLOWANCE, ConfigError, ensure_tokens, load_config, server_secret, upload_limit_bytes
 from fenfa_lib.events import init_write_limiter
-from fenfa_lib.files import remove_orphan_folders
+from fenfa_lib.files import sweep_leftovers
 from fenfa_lib.models import db, open_database
 from fenfa_lib.server import serve
-from fenfa_lib.spool import SpoolingRequest, clear_stale_spools
+from fenfa_lib.spool import SpoolingRequest
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -27,7 +27,6 @@ BLUEPRINTS = (
     health.bp, public.bp, downloads.bp, upload_api.bp,
     admin_pages.bp, admin_catalog.bp, settings_api.bp, events_api.bp, devices_api.bp, exports.bp, udid_api.bp,
 )
-MIB = 1024 * 1024
 
 
 def create_app(config=None):
@@ -36,15 +35,14 @@ def create_app(config=None):
     app = Flask(__name__)
     app.request_class = SpoolingRequest
     app.config["FENFA"] = settings
-    app.config["MAX_CONTENT_LENGTH"] = settings["max_upload_mb"] * MIB + upload_api.FORM_ALLOWANCE
+    app.config["MAX_CONTENT_LENGTH"] = upload_limit_bytes(settings) + FORM_ALLOWANCE
     app.json.sort_keys = False
     settings["data_dir"].mkdir(parents=True, exist_ok=True)
     app.secret_key = server_secret(settings["data_dir"])
     app.session_interface = SessionInterface()
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
-    clear_stale_spools(settings["data_dir"] / "tmp")
     open_database(settings["data_dir"] / "fenfa.db")
-    remove_orphan_folders(settings["data_dir"])
+    sweep_leftovers(settings["data_dir"])
     if settings["trusted_proxies"]:
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)

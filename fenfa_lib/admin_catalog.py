@@ -3,33 +3,25 @@ from flask import Blueprint, request
 from peewee import JOIN, fn, prefetch
 
 from fenfa_lib import catalog, validate
-from fenfa_lib.api import ApiError, ok
-from fenfa_lib.auth import require_token
-from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant, utcnow
+from fenfa_lib.api import ok
+from fenfa_lib.auth import require_admin
+from fenfa_lib.catalog import get_or_404
+from fenfa_lib.ids import MAX_SLUG_LENGTH
+from fenfa_lib.models import NEWEST_FIRST, Product, ProvisioningProfile, Release, Variant, utcnow
 from fenfa_lib.serialize import product_dict, release_dict, variant_dict
 from fenfa_lib.stats import variant_stats
 
 bp = Blueprint("admin_catalog", __name__, url_prefix="/admin/api")
-
-
-@bp.before_request
-@require_token("admin")
-def admin_only():
-    """Every route here needs an admin token."""
-
-
-def get_or_404(model, row_id, label):
-    row = model.get_or_none(model.id == row_id)
-    if row is None:
-        raise ApiError(404, f"{label} {row_id} not found")
-    return row
+require_admin(bp)
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
 
 
 def product_fields(body, creating):
     """Validated product fields: all of them when creating, else only those in `body`."""
     readers = {
         "name": lambda: validate.text(body, "name", required=True),
-        "slug": lambda: validate.text(body, "slug", required=True, max_length=64),
+        "slug": lambda: validate.text(body, "slug", required=True, max_length=MAX_SLUG_LENGTH),
         "description": lambda: validate.text(body, "description", max_length=10000, default=""),
         "published": lambda: validate.boolean(body, "published", default=True),
     }
@@ -45,7 +37,7 @@ def variant_fields(body, creating):
         "arch": lambda: validate.text(body, "arch", max_length=32, default=""),
         "installer_type": lambda: validate.text(body, "installer_type", max_length=16, default=""),
         "min_os": lambda: validate.text(body, "min_os", max_length=32, default=""),
-        "sort_order": lambda: validate.integer(body, "sort_order", default=0, minimum=-(2**31), maximum=2**31 - 1),
+        "sort_order": lambda: validate.integer(body, "sort_order", default=0, minimum=INT32_MIN, maximum=INT32_MAX),
         "published": lambda: validate.boolean(body, "published", default=True),
     }
     return read_fields(body, readers, creating)
@@ -81,8 +73,7 @@ def create_product():
 def get_product(product_id):
     product = get_or_404(Product, product_id, "product")
     variants = list(product.variants.order_by(Variant.sort_order, Variant.created_at))
-    releases = (Release.select().join(Variant).where(Variant.product == product)
-                .order_by(Release.created_at.desc(), Release.id.desc()))
+    releases = Release.select().join(Variant).where(Variant.product == product).order_by(*NEWEST_FIRST)
     releases_by_variant = {}
     for release in prefetch(releases, ProvisioningProfile):
         releases_by_variant.setdefault(release.variant_id, []).append(release_dict(release, admin=True))

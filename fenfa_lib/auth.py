@@ -48,6 +48,15 @@ def require_token(scope):
     return decorator
 
 
+def require_admin(blueprint):
+    """Make every route of `blueprint` need an admin token."""
+
+    @blueprint.before_request
+    @require_token("admin")
+    def admin_only():
+        """Nothing to do once require_token let the request through."""
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, marked Secure whenever the site is reached over HTTPS, including
     through a trusted proxy or an admin-saved https:// primary domain."""
@@ -76,6 +85,7 @@ def is_admin_request():
     if token:
         return token_scope(token) == "admin"
     fingerprint = session.get("admin")
+    admin_tokens = current_app.config["FENFA"]["admin_token"]
     return bool(fingerprint) and any(
-        hmac.compare_digest(fingerprint, token_fingerprint(admin)) for admin in current_app.config["FENFA"]["admin_token"]
+        hmac.compare_digest(fingerprint, token_fingerprint(admin)) for admin in admin_tokens
     )

@@ -1,13 +1,14 @@
-"""Products and variants: validation rules, unique slugs, cascading deletes."""
+"""Products and variants: validation rules, unique slugs, lookups by ID, cascading deletes."""
 from peewee import IntegrityError
 
 from fenfa_lib.api import ApiError
-from fenfa_lib.filetypes import EXTENSIONS as INSTALLER_TYPES
 from fenfa_lib.files import remove_folders, stored_folders
-from fenfa_lib.ids import is_valid_slug, new_id, slugify
+from fenfa_lib.filetypes import EXTENSIONS as INSTALLER_TYPES
+from fenfa_lib.ids import MAX_SLUG_LENGTH, is_valid_slug, new_id, slugify
 from fenfa_lib.models import Product, Release, Variant, db, utcnow
 
 MAX_SLUG_SUFFIX = 1000
+SUFFIXED_SLUG_STEM = 58  # characters of a taken slug kept before its `-N`, leaving room for the suffix
 PACKAGE_PLATFORM_NAMES = {"ios": "iOS", "android": "Android"}
 
 
@@ -20,7 +21,7 @@ def normalise_platform(platform):
 
 def check_slug(slug):
     if not is_valid_slug(slug):
-        raise ApiError(400, "slug must be lower-case letters, digits and single dashes (at most 64)")
+        raise ApiError(400, f"slug must be lower-case letters, digits and single dashes (at most {MAX_SLUG_LENGTH})")
     return slug
 
 
@@ -28,7 +29,7 @@ def create_product(name, slug, description="", published=True, id=None):
     """A new product (with `id` when given); a taken slug gets the first free `-2`, `-3`… suffix."""
     check_slug(slug)
     for number in range(1, MAX_SLUG_SUFFIX):
-        candidate = slug if number == 1 else f"{slug[:58].rstrip('-')}-{number}"
+        candidate = slug if number == 1 else f"{slug[:SUFFIXED_SLUG_STEM].rstrip('-')}-{number}"
         if Product.select().where(Product.slug == candidate).exists():
             continue
         try:
@@ -134,13 +135,18 @@ def delete_release(release):
     return delete_rows(release, [release])
 
 
+def get_or_404(model, row_id, label):
+    """The `model` row with this ID, else 404 "<label> <ID> not found"."""
+    row = model.get_or_none(model.id == row_id)
+    if row is None:
+        raise ApiError(404, f"{label} {row_id} not found")
+    return row
+
+
 def find_app(app_id):
     """A variant or product by ID: the seeds' "app" is the per-platform variant."""
     model = Product if app_id.startswith("prd_") else Variant
-    found = model.get_or_none(model.id == app_id)
-    if found is None:
-        raise ApiError(404, f"app {app_id} not found")
-    return found
+    return get_or_404(model, app_id, "app")
 
 
 def published_release(release_id):

@@ -28,21 +28,22 @@ TOKEN_KEYS = {"admin_token", "upload_token"}
 SECRET_FILE = "secret.key"
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
 HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")
+MIB = 1024 * 1024
+FORM_ALLOWANCE = MIB  # room for an upload's form fields and multipart framing beside the file
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which file or key and why."""
 
 
-def load_config(overrides=None, environ=None):
+def load_config(overrides=None):
     """Return the effective configuration as a plain dict with typed values."""
-    environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
-    config.update(_read_config_file(Path(environ.get("FENFA_CONFIG") or DEFAULT_CONFIG_FILE)))
+    config.update(_read_config_file(Path(os.environ.get("FENFA_CONFIG") or DEFAULT_CONFIG_FILE)))
     for key in DEFAULTS:
         env_name = "FENFA_" + key.upper()
-        if env_name in environ:
-            config[key] = environ[env_name]
+        if env_name in os.environ:
+            config[key] = os.environ[env_name]
     config.update(overrides or {})
     return _normalise(config)
 
@@ -109,7 +110,12 @@ def _token_list(key, value):
     return [token.strip() for token in value if token.strip()]
 
 
-def ensure_tokens(config, announce=print):
+def upload_limit_bytes(config):
+    """The largest file an upload may carry, from `max_upload_mb`."""
+    return config["max_upload_mb"] * MIB
+
+
+def ensure_tokens(config):
     """Fill in tokens when no admin token is configured.
 
     The first start generates an admin and an upload token into <data_dir>/tokens.json (0600)
@@ -133,7 +139,7 @@ def ensure_tokens(config, announce=print):
         json.dump({"admin_token": admin, "upload_token": upload}, handle)
     config["admin_token"] = [admin]
     config["upload_token"] = config["upload_token"] or [upload]
-    announce(
+    print(
         f"Generated tokens (stored in {tokens_file}, shown only once):\n"
         f"  admin token:  {admin}\n  upload token: {upload}"
     )

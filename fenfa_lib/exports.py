@@ -3,28 +3,22 @@ import csv
 import io
 import json
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
-from fenfa_lib import validate
-from fenfa_lib.auth import require_token
-from fenfa_lib.catalog import normalise_platform
-from fenfa_lib.devices_api import device_dict, filtered_devices
-from fenfa_lib.events_api import event_dict, filtered_events
-from fenfa_lib.models import Release, Variant, db, iso
+from fenfa_lib.admin_queries import filtered_devices, filtered_events, filtered_releases
+from fenfa_lib.auth import require_admin
+from fenfa_lib.models import db, iso
+from fenfa_lib.serialize import device_dict, event_dict
 
 bp = Blueprint("exports", __name__, url_prefix="/admin/exports")
+require_admin(bp)
+CSV_CHUNK_BYTES = 64 * 1024
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 RELEASE_COLUMNS = ("release_id", "product_id", "variant_id", "platform", "identifier", "version", "build", "channel",
                    "file_name", "size_bytes", "sha256", "download_count", "created_at")
 EVENT_COLUMNS = ("id", "ts", "type", "product_id", "variant_id", "release_id", "ip", "user_agent", "extra")
 DEVICE_COLUMNS = ("udid", "device_name", "model", "os_version", "serial", "created_at", "last_seen_at",
                   "apple_registered", "apple_device_id", "variant_ids")
-
-
-@bp.before_request
-@require_token("admin")
-def admin_only():
-    """Every export needs an admin token."""
 
 
 def cell(value):
@@ -49,7 +43,7 @@ def csv_response(file_name, columns, query, to_row):
         try:
             for row in map(to_row, query.iterator()):
                 writer.writerow([cell(row[column]) for column in columns])
-                if buffer.tell() > 64 * 1024:
+                if buffer.tell() > CSV_CHUNK_BYTES:
                     yield buffer.getvalue()
                     buffer.seek(0)
                     buffer.truncate()
@@ -59,18 +53,6 @@ def csv_response(file_name, columns, query, to_row):
 
     return Response(generate(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
-
-
-def filtered_releases():
-    query = Release.select(Release, Variant).join(Variant)
-    for name, column in (("product_id", Variant.product), ("variant_id", Release.variant)):
-        value = request.args.get(name, "").strip()
-        if value:
-            query = query.where(column == value)
-    platform = request.args.get("platform", "").strip()
-    if platform:
-        query = query.where(Variant.platform == normalise_platform(platform))
-    return validate.within_time_range(query, Release.created_at).order_by(Release.created_at.desc(), Release.id)
 
 
 def release_row(release):

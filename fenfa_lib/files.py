@@ -1,4 +1,5 @@
-"""Where release files live: the storage for a release, and removing files after row deletes or crashes."""
+"""Where release files live: the storage for a release, and removing files after row deletes or crashes
+(release folders without a row, spooled upload parts)."""
 import logging
 import posixpath
 import time
@@ -14,16 +15,18 @@ S3_SETTING_KEYS = (
     "s3_endpoint", "s3_region", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_public_url", "s3_presign_seconds",
     "s3_path_style",
 )
-ORPHAN_MIN_AGE = 600  # seconds; a younger folder may belong to an upload another process is committing
+LEFTOVER_MIN_AGE = 600  # seconds; anything younger may belong to an upload another process has not finished
 
 
 def s3_settings(settings):
     return {key: getattr(settings, key) for key in S3_SETTING_KEYS}
 
 
-def storage_for(kind=None):
-    """The storage of `kind` ('local'|'s3'), or the one new uploads go to."""
-    settings = current.settings()
+def storage_for(kind=None, settings=None):
+    """The storage of `kind` ('local'|'s3'), or the one new uploads go to, as the saved settings (or `settings`)
+    describe it."""
+    if settings is None:
+        settings = current.settings()
     return build_storage(kind or settings.storage_type, current_app.config["FENFA"]["data_dir"], s3_settings(settings))
 
 
@@ -45,7 +48,27 @@ def remove_folders(folders):
             log.error("could not delete %s files under %s: %s", kind, folder, exc)
 
 
-def remove_orphan_folders(data_dir, min_age=ORPHAN_MIN_AGE):
+def sweep_leftovers(data_dir):
+    """At start-up, remove what a crashed or killed server left behind. Leftovers younger than LEFTOVER_MIN_AGE
+    stay: they may belong to an upload of a server that is still running (a second `python fenfa.py` must not
+    break it)."""
+    clear_stale_spools(data_dir / "tmp")
+    remove_orphan_folders(data_dir)
+
+
+def _older_than(path, seconds):
+    return time.time() - path.stat().st_mtime >= seconds
+
+
+def clear_stale_spools(directory):
+    """Remove the temporary files of uploads that never finished."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.iterdir():
+        if leftover.is_file() and _older_than(leftover, LEFTOVER_MIN_AGE):
+            leftover.unlink()
+
+
+def remove_orphan_folders(data_dir):
     """Delete local release folders without a release row: files stored by an upload whose commit never came."""
     storage = build_storage("local", data_dir, {})
     folders = [path for path in storage.root.glob("prd_*/var_*/rel_*") if path.is_dir()]
@@ -54,7 +77,7 @@ def remove_orphan_folders(data_dir, min_age=ORPHAN_MIN_AGE):
     with db.connection_context():
         release_ids = {release_id for (release_id,) in Release.select(Release.id).tuples()}
     for folder in folders:
-        if folder.name in release_ids or time.time() - folder.stat().st_mtime < min_age:
+        if folder.name in release_ids or not _older_than(folder, LEFTOVER_MIN_AGE):
             continue
         try:
             storage.delete_prefix(folder.relative_to(storage.root).as_posix())

@@ -16,6 +16,8 @@ from peewee import (
 )
 from playhouse.migrate import SqliteMigrator, migrate
 
+from fenfa_lib.storage import DEFAULT_PRESIGN_SECONDS
+
 db = SqliteDatabase(None)
 
 
@@ -97,6 +99,9 @@ class Release(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
 
 
+NEWEST_FIRST = (Release.created_at.desc(), Release.id.desc())  # the order releases are listed in
+
+
 class ProvisioningProfile(BaseModel):
     release = ForeignKeyField(Release, backref="profiles", on_delete="CASCADE", unique=True)
     kind = CharField()
@@ -171,7 +176,7 @@ class Settings(BaseModel):
     s3_access_key = CharField(default="")
     s3_secret_key = CharField(default="")
     s3_public_url = CharField(default="")
-    s3_presign_seconds = IntegerField(default=900)
+    s3_presign_seconds = IntegerField(default=DEFAULT_PRESIGN_SECONDS)
     s3_path_style = BooleanField(default=True)
     upload_domain = CharField(default="")
     apple_key_id = CharField(default="")

@@ -73,3 +73,34 @@ def profile_dict(profile):
         "devices": profile.devices,
         "certificates": profile.certificates,
     }
+
+
+def event_dict(event):
+    return {
+        "id": event.id,
+        "ts": iso(event.ts),
+        "type": event.type,
+        "product_id": event.product_id,
+        "variant_id": event.variant_id,
+        "release_id": event.release_id,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "extra": event.extra,
+    }
+
+
+def device_dict(device):
+    """An iOS device selected with its `variant_ids` (admin_queries.filtered_devices), those IDs sorted."""
+    return {
+        "id": device.id,
+        "udid": device.udid,
+        "device_name": device.device_name,
+        "model": device.model,
+        "os_version": device.os_version,
+        "serial": device.serial,
+        "created_at": iso(device.created_at),
+        "last_seen_at": iso(device.last_seen_at),
+        "apple_registered": device.apple_registered,
+        "apple_device_id": device.apple_device_id,
+        "variant_ids": sorted(device.variant_ids.split(",")) if device.variant_ids else [],
+    }

@@ -4,14 +4,12 @@ waitress and once here, and the final step into local storage is a rename."""
 import hashlib
 import os
 import tempfile
-import time
 
 from flask import Request, current_app
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from fenfa_lib.api import upload_limit_message
-
-STALE_AFTER = 600  # seconds: spooling even a 4 GiB upload takes far less
+from fenfa_lib.config import MIB, upload_limit_bytes
 
 
 class HashingSpool:
@@ -27,7 +25,7 @@ class HashingSpool:
     def write(self, data):
         self.size += len(data)
         if self.size > self.limit:
-            raise RequestEntityTooLarge(upload_limit_message(self.limit // (1024 * 1024)))
+            raise RequestEntityTooLarge(upload_limit_message(self.limit // MIB))
         self.digest.update(data)
         return self.file.write(data)
 
@@ -58,7 +56,7 @@ class SpoolingRequest(Request):
         if self.__dict__.get("spools"):
             raise BadRequest("only one file can be sent per request")
         config = current_app.config["FENFA"]
-        spool = HashingSpool(config["data_dir"] / "tmp", config["max_upload_mb"] * 1024 * 1024)
+        spool = HashingSpool(config["data_dir"] / "tmp", upload_limit_bytes(config))
         self.__dict__.setdefault("spools", []).append(spool)
         return spool
 
@@ -66,12 +64,3 @@ class SpoolingRequest(Request):
         super().close()
         for spool in self.__dict__.get("spools", []):
             spool.discard()
-
-
-def clear_stale_spools(directory, min_age=STALE_AFTER):
-    """Remove temporary files a crashed or killed server left behind; younger ones may belong to an
-    upload of a server that is still running (a second `python fenfa.py` must not break it)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for leftover in directory.iterdir():
-        if leftover.is_file() and time.time() - leftover.stat().st_mtime >= min_age:
-            leftover.unlink()

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from peewee import fn
 
-from fenfa_lib.models import Event, Release, utcnow
+from fenfa_lib.models import NEWEST_FIRST, Event, utcnow
 from fenfa_lib.serialize import product_dict, release_dict, variant_dict
 
 DAYS = 30
@@ -12,7 +12,7 @@ DAYS = 30
 def variant_stats(variant):
     """Summary, releases and totals. Visits count the variant's own visit events and visits of its
     product's page, which shows every variant; clicks and downloads are the variant's own."""
-    releases = list(variant.releases.order_by(Release.created_at.desc(), Release.id.desc()))
+    releases = list(variant.releases.order_by(*NEWEST_FIRST))
     page_visit = (Event.product_id == variant.product_id) & (Event.variant_id == "") & (Event.type == "visit")
     counts = dict(
         Event.select(Event.type, fn.COUNT(Event.id))

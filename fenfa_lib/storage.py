@@ -18,12 +18,15 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-MIB = 1024 * 1024
+from fenfa_lib.config import MIB
+
 TRANSFER_CONFIG = TransferConfig(multipart_threshold=16 * MIB, multipart_chunksize=16 * MIB, max_concurrency=4)
 MISSING_KEY_CODES = {"NoSuchKey", "NotFound", "404"}
 DELETE_BATCH = 1000  # the most keys one DeleteObjects request accepts
 ATTR_CHARS = "!#$&+^`|~"  # RFC 5987 attr-char punctuation that needs no percent-encoding
 SESSION_LOCK = threading.Lock()
+S3_REQUIRED_KEYS = ("s3_bucket", "s3_access_key", "s3_secret_key")  # S3 is configured once all three are set
+DEFAULT_PRESIGN_SECONDS = 900  # how long a presigned download link stays valid
 
 
 class StorageError(Exception):
@@ -144,8 +147,8 @@ class LocalStorage:
 class S3Storage:
     kind = "s3"
 
-    def __init__(self, endpoint, region, bucket, access_key, secret_key, public_url=None, presign_seconds=900,
-                 path_style=True):
+    def __init__(self, endpoint, region, bucket, access_key, secret_key, public_url=None,
+                 presign_seconds=DEFAULT_PRESIGN_SECONDS, path_style=True):
         self.endpoint = endpoint or None
         self.bucket = bucket
         self.public_url = (public_url or "").rstrip("/") or None
@@ -286,7 +289,7 @@ def build_storage(kind, data_dir, s3_settings):
         return LocalStorage(Path(data_dir) / "uploads")
     if kind != "s3":
         raise StorageError(f"unknown storage type {kind!r}")
-    for name in ("s3_bucket", "s3_access_key", "s3_secret_key"):
+    for name in S3_REQUIRED_KEYS:
         if not s3_settings.get(name):
             raise StorageError(f"S3 is not configured: {name} is missing")
     return S3Storage(
@@ -296,6 +299,6 @@ def build_storage(kind, data_dir, s3_settings):
         access_key=s3_settings["s3_access_key"],
         secret_key=s3_settings["s3_secret_key"],
         public_url=s3_settings.get("s3_public_url"),
-        presign_seconds=s3_settings.get("s3_presign_seconds") or 900,
+        presign_seconds=s3_settings.get("s3_presign_seconds") or DEFAULT_PRESIGN_SECONDS,
         path_style=s3_settings.get("s3_path_style", True),
     )

@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, request
 from fenfa_lib import urls
 from fenfa_lib.api import ApiError, ok, upload_limit_message
 from fenfa_lib.auth import require_token
-from fenfa_lib.catalog import find_variant
+from fenfa_lib.catalog import find_variant, get_or_404
 from fenfa_lib.models import Variant, iso
 from fenfa_lib.product_page import release_links
 from fenfa_lib.serialize import profile_dict
@@ -13,14 +13,12 @@ from fenfa_lib.uploads import (
 )
 
 bp = Blueprint("upload", __name__)
-FORM_ALLOWANCE = 1024 * 1024
 
 
 def refuse_oversized_body():
-    """413 from Content-Length before any of the body is read."""
-    limit_mb = current_app.config["FENFA"]["max_upload_mb"]
-    if (request.content_length or 0) > limit_mb * 1024 * 1024 + FORM_ALLOWANCE:
-        raise ApiError(413, upload_limit_message(limit_mb))
+    """413 from Content-Length, before any of the body is read, past the file limit plus the form's allowance."""
+    if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise ApiError(413, upload_limit_message(current_app.config["FENFA"]["max_upload_mb"]))
 
 
 def variant_from_form(required):
@@ -29,10 +27,7 @@ def variant_from_form(required):
         if required:
             raise ApiError(400, "variant_id is required")
         return None
-    variant = Variant.get_or_none(Variant.id == variant_id)
-    if variant is None:
-        raise ApiError(404, f"variant {variant_id} not found")
-    return variant
+    return get_or_404(Variant, variant_id, "variant")
 
 
 @bp.post("/upload")

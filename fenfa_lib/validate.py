@@ -5,10 +5,12 @@ from datetime import date, datetime, time, timedelta
 from flask import request
 
 from fenfa_lib.api import ApiError
+from fenfa_lib.config import MIB
 from fenfa_lib.models import naive_utc
 
 MAX_LIMIT = 1000
-MAX_JSON_BYTES = 1024 * 1024
+MAX_OFFSET = 2**62  # far past any table, well inside SQLite's 64-bit integers
+MAX_JSON_BYTES = MIB
 
 
 def limited_body(limit):
@@ -104,7 +106,7 @@ def query_int(name, default, minimum, maximum):
 
 def page_args():
     """(limit, offset) from the query string: limit 1..1000 (default 50), offset >= 0."""
-    return query_int("limit", 50, 1, MAX_LIMIT), query_int("offset", 0, 0, 2**62)
+    return query_int("limit", 50, 1, MAX_LIMIT), query_int("offset", 0, 0, MAX_OFFSET)
 
 
 def paginate(query, serialize):

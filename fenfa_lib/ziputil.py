@@ -3,8 +3,7 @@ import zipfile
 import zlib
 
 from fenfa_lib.appinfo import PackageError
-
-MIB = 1024 * 1024
+from fenfa_lib.config import MIB
 
 
 def open_zip(path, kind):

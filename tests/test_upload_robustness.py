@@ -9,7 +9,7 @@ import pytest
 
 from fenfa import create_app
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, assert_error
-from fenfa_lib.files import ORPHAN_MIN_AGE
+from fenfa_lib.files import LEFTOVER_MIN_AGE
 from fenfa_lib.filetypes import MAX_FILE_NAME_BYTES, safe_file_name
 from fenfa_lib.models import Event, Product, Release, Variant
 from fenfa_lib.storage import LocalStorage
@@ -18,7 +18,7 @@ from test_upload import assert_nothing_left
 SMART = "/admin/api/smart-upload"
 APK = "android-politedroid-minsdk3-tiny.apk"
 EXE = b"MZ" + b"\0" * 64
-LONG_AGO = time.time() - ORPHAN_MIN_AGE - 60
+LONG_AGO = time.time() - LEFTOVER_MIN_AGE - 60
 
 
 @pytest.fixture
