@@ -26,8 +26,8 @@ def check_csrf():
 @bp.get("")
 def home():
     signed_in = is_admin_request()
-    warnings = urls.https_warnings() if signed_in else []
-    return render_template("admin.html", signed_in=signed_in, warnings=warnings, csrf=csrf_token(), failed=False)
+    return render_template("admin.html", signed_in=signed_in, warnings=urls.admin_warnings(signed_in),
+                           csrf=csrf_token(), failed=False)
 
 
 @bp.post("/sign-in")

@@ -1,13 +1,16 @@
 """GET /healthz: database and storage checks, plus deployment warnings."""
+import logging
+
 from flask import Blueprint
 
-from fenfa_lib.api import ApiError, log, ok
+from fenfa_lib.api import ApiError, ok
 from fenfa_lib.files import storage_for
 from fenfa_lib.models import db
 from fenfa_lib.storage import StorageError
 from fenfa_lib.urls import https_warnings
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger("fenfa")
 
 
 @bp.get("/healthz")

@@ -1,5 +1,7 @@
 """What a product page shows: the visitor's platform, the variant cards in order, each card's
-selected release and its links. The HTML page and GET /api/products/:slug share this model."""
+selected release and its links. The HTML page and GET /api/products/:slug share this model; the
+HTML page adds the device registration a return token proves. Also the itms-services manifest
+that iOS install links point at."""
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -7,7 +9,7 @@ from dataclasses import dataclass, field
 from fenfa_lib import urls
 from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant
 from fenfa_lib.serialize import product_dict, release_dict, variant_dict
-from fenfa_lib.udid import DEVICE_BOUND_KINDS
+from fenfa_lib.udid import DEVICE_BOUND_KINDS, token_registration
 
 PLATFORM_NAMES = {"ios": "iOS", "android": "Android", "macos": "macOS", "windows": "Windows", "linux": "Linux"}
 # Order matters: iOS user agents say "like Mac OS X" and Android ones say "Linux".
@@ -32,11 +34,14 @@ MAX_OTHER_RELEASES = 20
 
 @dataclass
 class Card:
+    """One published variant: its releases newest first, the selected one, and for iOS the selected
+    build's profile kind and the registration (`{bound, udid, in_profile}`) a return token proves."""
     variant: Variant
     release: Release | None
     releases: list = field(default_factory=list)
     recommended: bool = False
     profile_kind: str | None = None
+    registration: dict | None = None
 
     @property
     def registers_devices(self):
@@ -110,6 +115,13 @@ def selected_profile_kinds(cards):
     return {profile.release_id: profile.kind for profile in query.where(ProvisioningProfile.release.in_(release_ids))}
 
 
+def add_registrations(page, secret, token):
+    """Set each iOS card's `registration` to what the return `token`, signed with `secret`, proves for its variant."""
+    for card in page.cards:
+        if card.variant.platform == "ios":
+            card.registration = token_registration(secret, token, card.variant.id)
+
+
 def is_installable(release):
     return release.metadata.get("installable", True) is not False
 
@@ -121,6 +133,24 @@ def release_links(release, variant, slug):
         links["ios_manifest"] = urls.manifest_url(release.id)
         links["ios_install"] = urls.ios_install_url(release.id)
     return links
+
+
+def install_manifest(release):
+    """The itms-services manifest iOS reads before it downloads the IPA."""
+    assets = [{"kind": "software-package", "url": urls.download_url(release.id)}]
+    if release.icon_key:
+        icon = urls.icon_url(release.id)
+        assets += [{"kind": "display-image", "url": icon}, {"kind": "full-size-image", "url": icon}]
+    variant = release.variant
+    return {"items": [{
+        "assets": assets,
+        "metadata": {
+            "bundle-identifier": release.identifier or variant.identifier,
+            "bundle-version": release.version,
+            "kind": "software",
+            "title": release.display_name or variant.product.name,
+        },
+    }]}
 
 
 def human_size(size_bytes):

@@ -109,24 +109,24 @@ def parse_device_callback(body):
             for key, value in attributes.items() if isinstance(key, str)}
 
 
-def create_nonce(variant, now=None):
+def create_nonce(variant):
     """A new one-time nonce for `variant`, valid for NONCE_SECONDS; drops nonces long expired."""
-    now = now or utcnow()
+    now = utcnow()
     UDIDNonce.delete().where(UDIDNonce.expires_at < now - NONCE_RETENTION).execute()
     nonce = secrets.token_urlsafe(24)
     UDIDNonce.create(nonce=nonce, variant=variant, created_at=now, expires_at=now + timedelta(seconds=NONCE_SECONDS))
     return nonce
 
 
-def live_nonce(nonce, now=None):
-    """The unused, unexpired nonce row, else RegistrationError."""
+def check_nonce_live(nonce):
+    """RegistrationError unless `nonce` is known, unused and unexpired. This is the early check, made
+    before the device's body is parsed; register_device checks again atomically as it uses the nonce up."""
     row = UDIDNonce.get_or_none(UDIDNonce.nonce == nonce) if nonce else None
-    if row is None or row.used_at is not None or row.expires_at <= (now or utcnow()):
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
         raise RegistrationError("nonce is unknown, expired or already used")
-    return row
 
 
-def register_device(nonce, attributes, now=None):
+def register_device(nonce, attributes):
     """Use up `nonce`, upsert the device and its binding to the nonce's variant, and remember on the
     nonce which device used it, in one transaction."""
     udid = attributes.get("UDID", "")
@@ -135,7 +135,7 @@ def register_device(nonce, attributes, now=None):
     challenge = attributes.get("CHALLENGE")
     if challenge is not None and not hmac.compare_digest(challenge.encode(), nonce.encode()):
         raise RegistrationError("CHALLENGE does not match the nonce")
-    now = now or utcnow()
+    now = utcnow()
     details = {IOSDevice.device_name: attributes.get("DEVICE_NAME"), IOSDevice.model: attributes.get("PRODUCT"),
                IOSDevice.os_version: attributes.get("VERSION"), IOSDevice.serial: attributes.get("SERIAL")}
     details = {column: value for column, value in details.items() if value}
@@ -174,6 +174,13 @@ def registration_status(variant_id, device):
     if not bound:
         return {"bound": False, "udid": None, "in_profile": None}
     return {"bound": True, "udid": mask_udid(device.udid), "in_profile": in_newest_profile(variant_id, device.udid)}
+
+
+def token_registration(secret, token, variant_id):
+    """The registration a genuine, unexpired return token proves for this variant, or None when it
+    proves none or names a device not bound to the variant."""
+    registration = registration_status(variant_id, token_device(secret, token, variant_id))
+    return registration if registration["bound"] else None
 
 
 def mask_udid(udid):

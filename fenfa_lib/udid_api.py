@@ -1,10 +1,11 @@
-"""UDID binding: the Profile Service profile, the device's callback, and the status a browser asks for."""
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+"""UDID binding: the Profile Service profile, the device's callback, and the status a browser asks for.
+Return tokens are signed with the app's secret key."""
+import logging
 
 from flask import Blueprint, Response, current_app, redirect, request
 
 from fenfa_lib import current, udid, urls, validate
-from fenfa_lib.api import ApiError, log, ok
+from fenfa_lib.api import ApiError, ok
 from fenfa_lib.events import refuse_over_budget
 from fenfa_lib.models import Product, UDIDNonce, Variant
 
@@ -12,6 +13,7 @@ bp = Blueprint("udid_api", __name__, url_prefix="/udid")
 MAX_CALLBACK_BYTES = 64 * 1024
 NONCE_COOKIE = "udid_nonce"
 PROFILE_MIMETYPE = "application/x-apple-aspen-config"
+log = logging.getLogger("fenfa")
 
 
 def published_ios_variant():
@@ -42,10 +44,6 @@ def signing_chain():
         raise ApiError(500, "the UDID profile signing certificate is misconfigured (see the server log)") from None
 
 
-def server_secret():
-    return current_app.secret_key
-
-
 @bp.get("/profile.mobileconfig")
 def profile():
     variant = published_ios_variant()
@@ -53,7 +51,7 @@ def profile():
     chain = signing_chain()
     nonce = udid.create_nonce(variant)
     body = udid.profile_service_profile(
-        f"{urls.base_url()}/udid/callback?nonce={nonce}", nonce, variant.product.name, current.settings().organization
+        urls.udid_callback_url(nonce), nonce, variant.product.name, current.settings().organization
     )
     response = Response(udid.sign_profile(body, chain) if chain else body, mimetype=PROFILE_MIMETYPE)
     response.headers["Content-Disposition"] = 'attachment; filename="register.mobileconfig"'
@@ -68,32 +66,24 @@ def callback():
     body = validate.limited_body(MAX_CALLBACK_BYTES)
     nonce = request.args.get("nonce", "")
     try:
-        udid.live_nonce(nonce)
+        udid.check_nonce_live(nonce)
         device, variant_id = udid.register_device(nonce, udid.parse_device_callback(body))
     except (udid.RegistrationError, udid.DeviceCallbackError) as exc:
         raise ApiError(400, str(exc)) from None
     product = Product.select().join(Variant).where(Variant.id == variant_id).get()
-    token = udid.issue_token(server_secret(), variant_id, device)
-    # iOS opens a 301 answer to the profile service in Safari (see notes/library-facts.md §3).
-    return redirect(with_query(urls.page_url(product.slug), udid_token=token), 301)
+    token = udid.issue_token(current_app.secret_key, variant_id, device)
+    # iOS opens the Location of a 301 answer in Safari, which brings the tester back to the product page.
+    return redirect(urls.udid_return_url(product.slug, token), 301)
 
 
 @bp.get("/status")
 def status():
     variant = published_ios_variant()
     token = request.args.get("udid_token")
-    device = udid.token_device(server_secret(), token, variant.id) if token else cookie_device(variant)
+    device = udid.token_device(current_app.secret_key, token, variant.id) if token else cookie_device(variant)
     response, code = ok(udid.registration_status(variant.id, device))
     response.headers["Cache-Control"] = "no-store"
     return response, code
-
-
-def device_registration(variant_id):
-    """For the product page: the status a valid `udid_token` in the page's URL proves for this variant, or None."""
-    token = request.args.get("udid_token")
-    device = udid.token_device(server_secret(), token, variant_id) if token else None
-    registration = udid.registration_status(variant_id, device)
-    return registration if registration["bound"] else None
 
 
 def cookie_device(variant):
@@ -102,10 +92,3 @@ def cookie_device(variant):
     if row is None or row.variant_id != variant.id:
         return None
     return row.device
-
-
-def with_query(url, **params):
-    """`url` with `params` appended to whatever query it already has."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,5 +1,6 @@
-"""Public URLs, all built from the effective primary domain (SPEC §2)."""
-from urllib.parse import quote
+"""Public URLs, all built from the effective primary domain: the one an admin saved, else the
+configured one, else the host the request came to."""
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from flask import current_app, request
 
@@ -37,8 +38,30 @@ def qrcode_url(slug):
     return f"{base_url()}/products/{quote(slug)}/qrcode.svg"
 
 
+def udid_callback_url(nonce):
+    """Where iOS posts the device's attributes after the tester installs the Profile Service profile."""
+    return f"{base_url()}/udid/callback?nonce={nonce}"
+
+
+def udid_return_url(slug, token):
+    """The product page that shows the registration the return `token` proves."""
+    return with_query(page_url(slug), udid_token=token)
+
+
+def with_query(url, **params):
+    """`url` with `params` appended to whatever query it already has."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def https_warnings():
     """Warnings for admins about the effective primary domain."""
     if base_url().startswith("https://"):
         return []
     return ["primary domain is not https://: iOS refuses to install over the air without HTTPS"]
+
+
+def admin_warnings(is_admin):
+    """The deployment warnings when the viewer is an admin; none for testers."""
+    return https_warnings() if is_admin else []

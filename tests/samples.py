@@ -18,14 +18,19 @@ def samples_dir():
     return Path(__file__).resolve().parents[2] / "shared" / "samples"
 
 
+def skip_or_fail(message):
+    """End the test for a missing dependency: a failure on CI (CI=true), where everything must be installed,
+    a skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_samples():
     """The corpus directory; when it is missing the test fails on CI and is skipped elsewhere."""
     directory = samples_dir()
     if not (directory / "expected-metadata.json").is_file():
-        message = f"sample corpus not found at {directory} (set FENFA_SAMPLES)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        skip_or_fail(f"sample corpus not found at {directory} (set FENFA_SAMPLES)")
     return directory
 
 

@@ -1,4 +1,5 @@
-"""A published product with a build on every platform, shared by the public, events and browser tests."""
+"""A published product with a build on every platform: the conftest's `shop` fixture for the public, events
+and browser tests."""
 IOS_SAMPLE = "ios-uncrackable2-xml-plist-cgbi-icons.ipa"
 ANDROID_SAMPLE = "android-politedroid-minsdk3-tiny.apk"
 EXE = b"MZ" + bytes(range(256)) * 8

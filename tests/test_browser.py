@@ -8,14 +8,9 @@ import zxingcpp
 from PIL import Image
 
 from browser import admin_get, chromium, live_server, open_as, save_screenshot  # noqa: F401 (fixtures)
-from shop import EXE, SCRIPT, make_shop
+from shop import EXE, SCRIPT
 
 FIRST_CARD = {"iphone": "ios", "ipad": "ios", "android": "android", "windows": "windows"}
-
-
-@pytest.fixture
-def shop(api):
-    return make_shop(api)
 
 
 @pytest.mark.parametrize("device", list(FIRST_CARD))

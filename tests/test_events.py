@@ -10,12 +10,6 @@ from helpers import UPLOAD_TOKEN, assert_error
 from fenfa_lib.events import ANONYMOUS_WRITES_PER_MINUTE, WRITE_LIMITER
 from fenfa_lib.models import Event
 from fenfa_lib.ratelimit import RateLimiter
-from shop import make_shop
-
-
-@pytest.fixture
-def shop(api):
-    return make_shop(api)
 
 
 def post_event(client, body, address="127.0.0.1"):

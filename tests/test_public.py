@@ -9,7 +9,7 @@ from PIL import Image
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 from samples import icon_size, png_pixels
-from shop import ANDROID_SAMPLE, EXE, SCRIPT, make_shop
+from shop import ANDROID_SAMPLE, EXE, SCRIPT
 from test_apk import make_apk, manifest
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
@@ -18,11 +18,6 @@ ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/12
 WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
 LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
-
-
-@pytest.fixture
-def shop(api):
-    return make_shop(api)
 
 
 def page(client, path="/products/demo", user_agent=WINDOWS, **headers):

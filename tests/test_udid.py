@@ -1,7 +1,6 @@
 """UDID binding: the Profile Service profile (plain and CMS-signed), the device's callback in DER and
 BER-chunked envelopes, nonces, the status endpoint, the return token and the product page's notice."""
 import io
-import os
 import plistlib
 import re
 import shutil
@@ -25,8 +24,8 @@ from fenfa_lib import udid
 from fenfa_lib.config import server_secret
 from fenfa_lib.mobileprovision import parse_mobileprovision
 from fenfa_lib.models import DeviceBinding, IOSDevice, UDIDNonce, utcnow
-from fenfa_lib.udid_api import with_query
-from samples import require_samples
+from fenfa_lib.urls import with_query
+from samples import require_samples, skip_or_fail
 
 BASE_IPA = "ios-iphone-binary-plist-no-icons.ipa"  # its own profile is a development one
 ENTERPRISE_IPA = "ios-legacy-min-ios5-helloworld.ipa"
@@ -44,9 +43,7 @@ def openssl():
     """The openssl binary; a missing one fails the test on CI and skips it elsewhere."""
     path = shutil.which("openssl")
     if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("openssl not found")
-        pytest.skip("openssl not found")
+        skip_or_fail("openssl not found")
     return path
 
 
