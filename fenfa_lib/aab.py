@@ -1,9 +1,11 @@
 """Android App Bundles (.aab): aapt2's protobuf manifest and resource table, read with a small wire-format decoder."""
 import re
+from functools import partial
 
-from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
-                               first_image, raster_files, read_manifest)
+from fenfa_lib.android import (ANDROID_ATTRIBUTES, Element, Ref, build_app_info, density_rank, first_image,
+                               icon_rasters, read_manifest)
 from fenfa_lib.appinfo import PackageError, metadata_errors_as_package_error
+from fenfa_lib.text import is_ascii_number
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 MANIFEST = "base/manifest/AndroidManifest.xml"
@@ -107,7 +109,7 @@ def _xml_attribute(data):
     if item is not None and _field(item, 7) is not None:  # a compiled primitive; its text is exact
         if text in ("true", "false"):
             return name, text == "true"
-        if re.fullmatch(r"[0-9]{1,10}", text):  # not str.isdigit(), which is true for "²"; int() refuses it
+        if is_ascii_number(text, max_digits=10):  # a 32-bit value has at most 10 digits
             return name, int(text)
     return name, text
 
@@ -168,30 +170,21 @@ def _files(table, ref):
 
 
 def _icon(archive, table, refs):
-    """The highest-density PNG/WebP of the first icon resource with one; else an adaptive icon's foreground's."""
+    """The highest-density readable raster (see icon_rasters) of the first icon resource that has one."""
     for ref in refs:
-        files = _files(table, ref)
-        rasters = raster_files(files) or [pair for foreground in _adaptive_foregrounds(archive, files)
-                                          for pair in raster_files(_files(table, foreground))]
+        rasters = icon_rasters(archive, _files(table, ref), partial(_files, table), _xml_tree)
         icon = first_image(archive, [name for _, name in sorted(rasters, reverse=True)])
         if icon:
             return icon
     return None
 
 
-def _adaptive_foregrounds(archive, files):
-    """Refs of the foreground layer of the <adaptive-icon> proto XML files among the resolved icon files."""
-    foregrounds = []
-    for _, name in files:
-        data = read_optional(archive, name, ICON_LIMIT) if name.endswith(".xml") else None
-        try:
-            root = _xml_node(data) if data else None
-        except (ValueError, IndexError, RecursionError):
-            continue
-        layer = next(root.iter("foreground"), None) if root is not None and root.tag == "adaptive-icon" else None
-        if layer is not None and isinstance(layer.attrs.get("drawable"), Ref):
-            foregrounds.append(layer.attrs["drawable"])
-    return foregrounds
+def _xml_tree(data):
+    """The root Element of a proto XML file, or None when it does not parse or has no root element."""
+    try:
+        return _xml_node(data)
+    except (ValueError, IndexError, RecursionError):
+        return None
 
 
 def _fallback_icon(archive):

@@ -120,6 +120,26 @@ def density_rank(density):
     return {0: 160, NODPI: 1, ANYDPI: 0}.get(density, density)
 
 
+def icon_rasters(archive, files, resolve_files, parse_xml):
+    """The PNG/WebP files among an icon resource's resolved (qualifier, path) files, else its adaptive icon's
+    foreground's; resolve_files resolves a Ref the same way, parse_xml is as for adaptive_foregrounds."""
+    return raster_files(files) or [pair for foreground in adaptive_foregrounds(archive, files, parse_xml)
+                                   for pair in raster_files(resolve_files(foreground))]
+
+
+def adaptive_foregrounds(archive, files, parse_xml):
+    """Refs of the foreground layer of the <adaptive-icon> XML files among resolved (qualifier, path) files;
+    parse_xml turns a member's bytes into its root Element, or None when they do not parse."""
+    foregrounds = []
+    for _, name in files:
+        data = read_optional(archive, name, ICON_LIMIT) if name.endswith(".xml") else None
+        root = parse_xml(data) if data else None
+        layer = next(root.iter("foreground"), None) if root is not None and root.tag == "adaptive-icon" else None
+        if layer is not None and isinstance(layer.attrs.get("drawable"), Ref):
+            foregrounds.append(layer.attrs["drawable"])
+    return foregrounds
+
+
 def raster_files(files):
     """The (qualifier, path) pairs of resolved resource files that are PNG or WebP images by name."""
     return [(qualifier, name) for qualifier, name in files if name.lower().endswith(RASTER_SUFFIXES)]

@@ -3,12 +3,13 @@ import contextlib
 import io
 import re
 import struct
+from functools import partial
 
 from apkutils2.axml import axmlparser
 from apkutils2.axml.arscparser import ARSCParser
 
-from fenfa_lib.android import (ANDROID_ATTRIBUTES, ICON_LIMIT, Element, Ref, build_app_info, density_rank,
-                               first_image, raster_files, read_manifest)
+from fenfa_lib.android import (ANDROID_ATTRIBUTES, Element, Ref, build_app_info, density_rank, first_image,
+                               icon_rasters, read_manifest)
 from fenfa_lib.appinfo import PackageError, metadata_errors_as_package_error
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
@@ -162,28 +163,14 @@ def _qualifier_count(config):
 
 
 def _icon(archive, table, refs):
-    """The highest-density PNG/WebP of the first icon resource that has one; for an adaptive icon without
-    rasters, its foreground's."""
+    """The readable raster (see icon_rasters) of the first icon resource that has one, by density then file size."""
     for ref in refs:
-        files = _resolved(table, ref)
-        rasters = raster_files(files) or [pair for foreground in _adaptive_foregrounds(archive, files)
-                                          for pair in raster_files(_resolved(table, foreground))]
+        rasters = icon_rasters(archive, _resolved(table, ref), partial(_resolved, table), binary_xml_tree)
         names = sorted({name for _, name in rasters}, key=lambda name: _icon_rank(archive, rasters, name))
         icon = first_image(archive, reversed(names))
         if icon:
             return icon
     return None
-
-
-def _adaptive_foregrounds(archive, files):
-    """Refs of the foreground layer of the <adaptive-icon> XML files among the resolved icon files."""
-    foregrounds = []
-    for _, name in files:
-        root = binary_xml_tree(read_optional(archive, name, ICON_LIMIT) or b"") if name.endswith(".xml") else None
-        layer = next(root.iter("foreground"), None) if root is not None and root.tag == "adaptive-icon" else None
-        if layer is not None and isinstance(layer.attrs.get("drawable"), Ref):
-            foregrounds.append(layer.attrs["drawable"])
-    return foregrounds
 
 
 def _icon_rank(archive, rasters, name):

@@ -6,6 +6,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from fenfa_lib.text import is_single_token
+
 log = logging.getLogger("fenfa")
 
 MAX_IDENTIFIER_LENGTH = 255
@@ -64,10 +66,9 @@ def metadata_errors_as_package_error(kind):
 
 
 def checked_identifier(identifier, what):
-    """The identifier, or PackageError("<what> is not valid") when it is too long or holds whitespace or
-    control characters."""
-    if (len(identifier) > MAX_IDENTIFIER_LENGTH or not identifier.isprintable()
-            or any(character.isspace() for character in identifier)):
+    """The identifier, or PackageError("<what> is not valid") when it is empty, too long, or holds whitespace
+    or control characters."""
+    if len(identifier) > MAX_IDENTIFIER_LENGTH or not is_single_token(identifier):
         raise PackageError(f"{what} is not valid")
     return identifier
 

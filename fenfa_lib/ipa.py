@@ -6,6 +6,7 @@ from fenfa_lib.appinfo import (MAX_DISPLAY_NAME_LENGTH, MAX_OS_VERSION_LENGTH, A
                                checked_identifier, checked_version, clipped, metadata_errors_as_package_error)
 from fenfa_lib.images import cgbi_to_png, image_type, png_size
 from fenfa_lib.mobileprovision import parse_mobileprovision
+from fenfa_lib.text import is_ascii_number
 from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
 
 INFO_PLIST = re.compile(r"^Payload/[^/]+\.app/Info\.plist$")
@@ -79,10 +80,8 @@ def _device_family(plist):
     """Device kinds in a fixed order; Apple treats a missing UIDeviceFamily as iPhone."""
     families = plist.get("UIDeviceFamily")
     families = families if isinstance(families, list) else [families] if families is not None else [1]
-    # Not str.isdigit(): it is true for "²", which int() refuses; plist numbers are ASCII digits. Bounded,
-    # since int() refuses more than 4300 digits.
     found = {DEVICE_FAMILIES.get(int(family)) for family in families
-             if isinstance(family, (int, str)) and re.fullmatch(r"[0-9]{1,3}", str(family))}
+             if isinstance(family, (int, str)) and is_ascii_number(str(family), max_digits=3)}
     platforms = plist.get("CFBundleSupportedPlatforms")
     found.update(PLATFORM_FAMILIES.get(platform) for platform in _strings(platforms))
     if found & {"tv", "watch"}:

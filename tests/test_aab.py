@@ -159,6 +159,14 @@ def test_adaptive_only_icon_uses_a_raster_foreground(tmp_path):
     assert icon_size(app.icon) == (16, 16)
 
 
+def test_unparsable_adaptive_icon_falls_back_to_the_launcher_mipmap(tmp_path):
+    members = {"base/resources.pb": resource_table([(0xFFFE, "res/mipmap-anydpi-v26/ic_launcher.xml")]),
+               "base/res/mipmap-anydpi-v26/ic_launcher.xml": b"\x0a\xff\xff\xff\xff\x0f",
+               "base/res/mipmap-hdpi-v4/ic_launcher.png": make_png(12, 12)}
+    app = parse_aab(make_aab(tmp_path / "app.aab", proto_manifest(), members))
+    assert icon_size(app.icon) == (12, 12)
+
+
 def test_bundle_without_resources_pb_uses_the_fallbacks(tmp_path):
     members = {"base/res/mipmap-xxxhdpi-v4/ic_launcher.webp": b"not really a webp",
                "base/res/mipmap-xhdpi-v4/ic_launcher.png": make_png(20, 20),

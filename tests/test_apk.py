@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from fenfa_lib.android import raster_files
+from fenfa_lib.android import Element, Ref, icon_rasters, raster_files
 from fenfa_lib.apk import parse_apk
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.packages import parse_package
@@ -272,6 +272,26 @@ def test_adaptive_only_icon_uses_its_raster_foreground(tmp_path, monkeypatch):
 def test_only_png_and_webp_files_are_icon_rasters_whatever_their_case():
     files = [(160, "res/a.png"), (320, "res/b.WEBP"), (0xFFFE, "res/c.xml"), (480, "res/d.png.xml"), (640, "res/e.jpg")]
     assert raster_files(files) == [(160, "res/a.png"), (320, "res/b.WEBP")]
+
+
+ADAPTIVE_ICON = Element("adaptive-icon", {}, [Element("background", {"drawable": Ref(BACKGROUND)}),
+                                              Element("foreground", {"drawable": Ref(FOREGROUND)})])
+
+
+@pytest.mark.parametrize("files, xml, rasters", [
+    ([(160, "res/icon.png"), (0xFFFE, "res/icon.xml")], b"adaptive", [(160, "res/icon.png")]),
+    ([(0xFFFE, "res/icon.xml")], b"adaptive", [(480, "res/fg.webp")]),
+    ([(0xFFFE, "res/icon.xml")], b"broken", []),
+    ([(0xFFFE, "res/icon.xml")], b"not adaptive", []),
+    ([(0xFFFE, "res/missing.xml")], b"adaptive", []),
+])
+def test_icon_rasters_fall_back_to_a_parsable_adaptive_icons_foreground(tmp_path, files, xml, rasters):
+    trees = {b"adaptive": ADAPTIVE_ICON, b"not adaptive": Element("vector", {}, [ADAPTIVE_ICON.children[1]])}
+    layers = {Ref(FOREGROUND): [(480, "res/fg.webp")], Ref(BACKGROUND): [(640, "res/bg.png")]}
+    with zipfile.ZipFile(tmp_path / "icons.zip", "w") as archive:
+        archive.writestr("res/icon.xml", xml)
+    with zipfile.ZipFile(tmp_path / "icons.zip") as archive:
+        assert icon_rasters(archive, files, layers.get, trees.get) == rasters
 
 
 @pytest.mark.parametrize("manifest_bytes, message", [
