@@ -6,7 +6,8 @@ from fenfa_lib.android import (ANDROID_ATTRIBUTES, Element, Ref, build_app_info,
                                icon_rasters, read_manifest)
 from fenfa_lib.appinfo import PackageError, metadata_errors_as_package_error
 from fenfa_lib.text import is_ascii_number
-from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
+from fenfa_lib.config import MIB
+from fenfa_lib.ziputil import open_zip, read_member, read_optional
 
 MANIFEST = "base/manifest/AndroidManifest.xml"
 MANIFEST_LIMIT = 8 * MIB

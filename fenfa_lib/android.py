@@ -8,7 +8,8 @@ from apkutils2.axml.public import SYSTEM_RESOURCES
 from fenfa_lib.appinfo import (MAX_DISPLAY_NAME_LENGTH, MAX_OS_VERSION_LENGTH, AppInfo, PackageError,
                                checked_identifier, checked_version, clipped)
 from fenfa_lib.images import image_type
-from fenfa_lib.ziputil import MIB, read_optional
+from fenfa_lib.config import MIB
+from fenfa_lib.ziputil import read_optional
 
 ICON_LIMIT = 8 * MIB
 ANDROID_ATTRIBUTES = SYSTEM_RESOURCES["attributes"]["inverse"]

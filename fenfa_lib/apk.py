@@ -11,7 +11,8 @@ from apkutils2.axml.arscparser import ARSCParser
 from fenfa_lib.android import (ANDROID_ATTRIBUTES, Element, Ref, build_app_info, density_rank, first_image,
                                icon_rasters, read_manifest)
 from fenfa_lib.appinfo import PackageError, metadata_errors_as_package_error
-from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
+from fenfa_lib.config import MIB
+from fenfa_lib.ziputil import open_zip, read_member, read_optional
 
 MANIFEST_LIMIT = 8 * MIB
 ARSC_LIMIT = 32 * MIB

@@ -10,6 +10,8 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from fenfa_lib.text import is_single_token
+
 DEFAULTS = {
     "host": "0.0.0.0",
     "port": 8000,
@@ -94,10 +96,9 @@ def normalise_base_url(value):
         port_ok = parts.port != 0  # .port raises ValueError for a port that is not a number below 65536
     except ValueError:
         port_ok = False
-    plain_text = value.isprintable() and not any(character.isspace() for character in value)
     if (not port_ok or parts.scheme not in ("http", "https") or not parts.hostname
             or not HOST_PATTERN.fullmatch(parts.hostname) or parts.query or parts.fragment or parts.username
-            or not plain_text):
+            or not is_single_token(value)):
         raise ValueError("must be an http:// or https:// URL")
     return value
 

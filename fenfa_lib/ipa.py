@@ -7,7 +7,8 @@ from fenfa_lib.appinfo import (MAX_DISPLAY_NAME_LENGTH, MAX_OS_VERSION_LENGTH, A
 from fenfa_lib.images import cgbi_to_png, image_type, png_size
 from fenfa_lib.mobileprovision import parse_mobileprovision
 from fenfa_lib.text import is_ascii_number
-from fenfa_lib.ziputil import MIB, open_zip, read_member, read_optional
+from fenfa_lib.config import MIB
+from fenfa_lib.ziputil import open_zip, read_member, read_optional
 
 INFO_PLIST = re.compile(r"^Payload/[^/]+\.app/Info\.plist$")
 PLIST_LIMIT = 8 * MIB

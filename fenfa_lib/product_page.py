@@ -2,13 +2,13 @@
 selected release and its links. The HTML page and GET /api/products/:slug share this model; the
 HTML page adds the device registration a return token proves. Also the itms-services manifest
 that iOS install links point at."""
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from fenfa_lib import urls
-from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant
+from fenfa_lib.models import NEWEST_FIRST, Product, ProvisioningProfile, Release, Variant
 from fenfa_lib.serialize import product_dict, release_dict, variant_dict
+from fenfa_lib.text import is_ascii_number
 from fenfa_lib.udid import DEVICE_BOUND_KINDS, token_registration
 
 PLATFORM_NAMES = {"ios": "iOS", "android": "Android", "macos": "macOS", "windows": "Windows", "linux": "Linux"}
@@ -87,7 +87,7 @@ def build_page(product, platform, selected_release_id=None):
     releases = list(
         Release.select()
         .where(Release.variant.in_([variant.id for variant in variants]))
-        .order_by(Release.created_at.desc(), Release.id.desc())
+        .order_by(*NEWEST_FIRST)
     )
     history = defaultdict(list)
     for release in releases:
@@ -170,8 +170,7 @@ def min_os_label(platform, min_os):
     if not min_os:
         return ""
     name = PLATFORM_NAMES.get(platform, platform)
-    # Not str.isdigit(): it is true for "²", which int() refuses, and a crafted package or form can send it.
-    if platform == "android" and re.fullmatch(r"[0-9]{1,4}", min_os):
+    if platform == "android" and is_ascii_number(min_os, max_digits=4):
         version = ANDROID_VERSIONS.get(int(min_os))
         return f"{name} {version} (API {min_os})" if version else f"{name} API {min_os}"
     return f"{name} {min_os}"

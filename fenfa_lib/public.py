@@ -13,6 +13,7 @@ from fenfa_lib import urls, validate
 from fenfa_lib.api import ApiError, ok
 from fenfa_lib.auth import is_admin_request
 from fenfa_lib.catalog import published_release
+from fenfa_lib.config import MIB
 from fenfa_lib.events import count_visit, event_from_body, record_event, refuse_over_budget
 from fenfa_lib.files import storage_for
 from fenfa_lib.i18n import LANGUAGES, translator
@@ -33,7 +34,7 @@ from fenfa_lib.product_page import (
 
 bp = Blueprint("public", __name__)
 MAX_EVENT_BYTES = 4096
-MAX_ICON_BYTES = 4 * 1024 * 1024
+MAX_ICON_BYTES = 4 * MIB
 ICON_MAX_AGE = 24 * 3600
 PAGE_HELPERS = {
     "human_size": human_size,

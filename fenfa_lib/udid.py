@@ -21,7 +21,10 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from fenfa_lib.cms import cms_content
 from fenfa_lib.ids import new_id
-from fenfa_lib.models import DeviceBinding, IOSDevice, ProvisioningProfile, Release, UDIDNonce, db, utcnow
+from fenfa_lib.models import (
+    NEWEST_FIRST, DeviceBinding, IOSDevice, ProvisioningProfile, Release, UDIDNonce, db, utcnow,
+)
+from fenfa_lib.text import is_ascii_number
 
 DEVICE_ATTRIBUTES = ["UDID", "IMEI", "ICCID", "VERSION", "PRODUCT", "SERIAL", "DEVICE_NAME"]
 DEVICE_BOUND_KINDS = ("ad-hoc", "development")
@@ -31,8 +34,6 @@ TOKEN_SECONDS = 3600
 # Old devices have 40 hex digits, newer ones 8 + 16 hex digits joined by a dash.
 UDID_PATTERN = re.compile(r"[0-9A-Fa-f-]{20,64}")
 MAX_ATTRIBUTE_LENGTH = 256
-# ASCII digits only: str.isdigit() accepts "²", which int() refuses.
-TOKEN_EXPIRY_PATTERN = re.compile(r"[0-9]{1,12}")
 
 
 class DeviceCallbackError(ValueError):
@@ -160,7 +161,7 @@ def in_newest_profile(variant_id, udid):
     """Whether the newest release of the variant can install on this device: its provisioning profile
     lists the UDID or provisions all devices (enterprise). False without a release or a profile."""
     release = (Release.select().where(Release.variant == variant_id)
-               .order_by(Release.created_at.desc(), Release.id.desc()).first())
+               .order_by(*NEWEST_FIRST).first())
     profile = ProvisioningProfile.get_or_none(ProvisioningProfile.release == release) if release else None
     if profile is None:
         return False
@@ -197,7 +198,7 @@ def issue_token(secret, variant_id, device, now=None):
 def token_device(secret, token, variant_id, now=None):
     """The device an unexpired, genuine token for this variant names, else None."""
     parts = (token or "").split(".")
-    if len(parts) != 3 or not TOKEN_EXPIRY_PATTERN.fullmatch(parts[1]):
+    if len(parts) != 3 or not is_ascii_number(parts[1], max_digits=12):
         return None
     device_id, expires, mac = parts[0], int(parts[1]), parts[2]
     if expires < (now if now is not None else time.time()):

@@ -18,6 +18,7 @@ from fenfa_lib.models import ProvisioningProfile, Release, Variant, db, iso, nai
 from fenfa_lib.packages import parse_package
 from fenfa_lib.spool import HashingSpool
 from fenfa_lib.storage import StorageError
+from fenfa_lib.text import is_ascii_number
 
 log = logging.getLogger("fenfa")
 
@@ -39,7 +40,7 @@ def form_fields(form):
             raise ApiError(400, f"{name} must be printable text without control characters")
         if value:
             fields[name] = value
-    if "build" in fields and not re.fullmatch(r"[0-9]+", fields["build"]):
+    if "build" in fields and not is_ascii_number(fields["build"], max_digits=FORM_LIMITS["build"]):
         raise ApiError(400, "build must be a non-negative integer")
     return fields
 
