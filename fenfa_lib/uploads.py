@@ -93,12 +93,13 @@ def create_release(variant, file_name, spool, fields, info):
     release_id = new_id("release")
     folder = release_folder(product_id, variant_id, release_id)
     storage = storage_for()
-    icon = info.icon if info and image_type(info.icon or b"") else None
-    values = release_values(release_id, folder, storage.kind, file_name, spool, fields, info, variant, icon)
+    icon_type = image_type(info.icon) if info and info.icon else None
+    icon_key = f"{folder}/icon.{icon_type}" if icon_type else None
+    values = release_values(release_id, folder, storage.kind, file_name, spool, fields, info, variant, icon_key)
     with removed_on_failure(storage, folder):
         storage.save_file(values["storage_key"], spool.path)
-        if icon:
-            storage.save_bytes(values["icon_key"], icon, content_type=f"image/{image_type(icon)}")
+        if icon_key:
+            storage.save_bytes(icon_key, info.icon, content_type=f"image/{icon_type}")
         meta = meta_json(values, product_id, variant_id)
         storage.save_bytes(f"{folder}/meta.json", meta, content_type="application/json")
         # IMMEDIATE takes the write lock at BEGIN (waiting for it like any writer), so the variant read below
@@ -145,7 +146,7 @@ def current_variant(variant, info, product_id, variant_id):
     return variant
 
 
-def release_values(release_id, folder, storage_kind, file_name, spool, fields, info, variant, icon):
+def release_values(release_id, folder, storage_kind, file_name, spool, fields, info, variant, icon_key):
     """The Release columns, known before the row exists so that meta.json can be stored first. Form fields
     win over parsed values; the variant (None when it is yet to be created) has the last word."""
     variant_min_os, variant_identifier = (variant.min_os, variant.identifier) if variant else ("", "")
@@ -163,7 +164,7 @@ def release_values(release_id, folder, storage_kind, file_name, spool, fields, i
         "sha256": spool.sha256,
         "storage": storage_kind,
         "storage_key": f"{folder}/{file_name}",
-        "icon_key": f"{folder}/icon.{image_type(icon)}" if icon else None,
+        "icon_key": icon_key,
         "metadata": package_metadata(info),
         "created_at": utcnow(),
     }
