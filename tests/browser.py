@@ -11,7 +11,7 @@ from waitress import create_server
 from waitress import wasyncore
 
 from helpers import ADMIN_TOKEN
-from samples import skip_or_fail
+from corpus import skip_or_fail
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -7,7 +7,7 @@ import pytest
 from fenfa import create_app
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
 from s3server import find_weed, running_s3_server
-from samples import skip_or_fail
+from corpus import skip_or_fail
 from shop import make_shop
 
 

@@ -1,7 +1,7 @@
 """Test helpers shared by the test modules: a token-aware API client and envelope checks."""
 import io
 
-from samples import require_samples
+from corpus import require_samples
 
 ADMIN_TOKEN = "admin-token-for-tests"
 UPLOAD_TOKEN = "upload-token-for-tests"

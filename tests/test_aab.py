@@ -8,7 +8,7 @@ import pytest
 from fenfa_lib.aab import parse_aab
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.packages import parse_package
-from samples import icon_size, sample, sample_names
+from corpus import icon_size, sample, sample_names
 from test_images import make_png
 
 ANDROID_NS = "http://schemas.android.com/apk/res/android"

@@ -10,7 +10,7 @@ from fenfa_lib.android import Element, Ref, icon_rasters, raster_files
 from fenfa_lib.apk import parse_apk
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.packages import parse_package
-from samples import icon_size, sample, sample_names
+from corpus import icon_size, sample, sample_names
 from test_images import make_png
 
 # The launcher activity's own icon wins over the application icon, as on the home screen.

@@ -12,7 +12,7 @@ import pytest
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.ipa import parse_ipa
 from fenfa_lib.packages import parse_package
-from samples import icon_size, ihdr_size, sample, sample_names
+from corpus import icon_size, ihdr_size, sample, sample_names
 from test_images import CGBI_CHUNK_BODY, chunk, make_cgbi, make_png, sample_pixels
 from test_mobileprovision import ber_chunked_profile, profile_plist
 

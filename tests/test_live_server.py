@@ -8,7 +8,7 @@ import pytest
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
 from live import running_fenfa
-from samples import require_samples
+from corpus import require_samples
 
 
 def curl(*args):

@@ -11,7 +11,7 @@ from cryptography.x509.oid import NameOID
 
 from fenfa_lib.appinfo import PackageError
 from fenfa_lib.mobileprovision import parse_mobileprovision
-from samples import sample, sample_names
+from corpus import sample, sample_names
 
 KINDS = {"enterprise/in-house": "enterprise"}
 SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")

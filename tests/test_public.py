@@ -8,7 +8,7 @@ import zxingcpp
 from PIL import Image
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
-from samples import icon_size, png_pixels
+from corpus import icon_size, png_pixels
 from shop import ANDROID_SAMPLE, EXE, SCRIPT
 from test_apk import make_apk, manifest
 

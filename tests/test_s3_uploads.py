@@ -10,7 +10,7 @@ from helpers import assert_error
 from s3server import client as s3_client
 from s3server import make_bucket
 from fenfa_lib.models import Release
-from samples import require_samples
+from corpus import require_samples
 
 bucket_numbers = itertools.count()
 

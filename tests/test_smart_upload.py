@@ -7,7 +7,7 @@ import pytest
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 from fenfa_lib.images import image_type, png_size
 from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant
-from samples import require_samples
+from corpus import require_samples
 
 
 

@@ -25,7 +25,7 @@ from fenfa_lib.config import server_secret
 from fenfa_lib.mobileprovision import parse_mobileprovision
 from fenfa_lib.models import DeviceBinding, IOSDevice, UDIDNonce, utcnow
 from fenfa_lib.urls import with_query
-from samples import require_samples, skip_or_fail
+from corpus import require_samples, skip_or_fail
 
 BASE_IPA = "ios-iphone-binary-plist-no-icons.ipa"  # its own profile is a development one
 ENTERPRISE_IPA = "ios-legacy-min-ios5-helloworld.ipa"

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import UPLOAD_TOKEN, assert_error
 from fenfa_lib.models import Event, ProvisioningProfile, Release, Variant
-from samples import require_samples
+from corpus import require_samples
 
 IOS_SAMPLES = [
     "ios-uncrackable2-xml-plist-cgbi-icons.ipa",

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from fenfa import create_app
+from corpus import require_samples
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, assert_error
 from fenfa_lib.files import LEFTOVER_MIN_AGE
 from fenfa_lib.filetypes import MAX_FILE_NAME_BYTES, safe_file_name
@@ -26,11 +27,12 @@ def windows_variant(api):
     return api.create_variant(api.create_product()["id"], platform="windows")
 
 
-def send(app, smart, variant_id=None):
-    """One upload on a client of its own, as a second connection would send it."""
+def send(app, smart, variant_id=None, apk=None):
+    """One upload on a client of its own, as a second connection would send it. A worker thread passes the
+    sample's bytes (`apk`), read beforehand, so that a missing corpus fails the test in its own thread."""
     api = Api(app.test_client(), ADMIN_TOKEN)
     if smart:
-        return api.upload(None, APK, path=SMART, token=ADMIN_TOKEN)
+        return api.upload(None, APK, apk, path=SMART, token=ADMIN_TOKEN)
     return api.upload(variant_id, "setup.exe", EXE)
 
 
@@ -46,10 +48,12 @@ def test_other_writers_go_ahead_while_a_file_is_being_stored(app, windows_varian
 
     monkeypatch.setattr(LocalStorage, "save_file", slow_save)
     answers = {}
-    uploader = threading.Thread(target=lambda: answers.update(upload=send(app, smart, windows_variant["id"])))
+    apk = (require_samples() / APK).read_bytes()
+    uploader = threading.Thread(target=lambda: answers.update(upload=send(app, smart, windows_variant["id"], apk)))
     uploader.start()
     try:
-        assert storing.wait(30)
+        while not storing.wait(0.05):
+            assert uploader.is_alive(), "the upload ended before it stored its file"
         started = time.monotonic()
         other = Api(app.test_client(), ADMIN_TOKEN).call("POST", "/admin/api/products",
                                                          json={"name": "Other", "slug": "other"})

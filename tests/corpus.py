@@ -1,4 +1,5 @@
-"""The shared corpus of real app packages (../shared/samples), its expected metadata, and icon checks."""
+"""The corpus of real app packages the repo carries (tests/samples, copied from ../shared/samples), its
+expected metadata, and icon checks."""
 import json
 import os
 import struct
@@ -8,18 +9,11 @@ from pathlib import Path
 import pytest
 
 # Read at import: the conftest removes every FENFA_* variable before each test runs.
-SAMPLES_OVERRIDE = os.environ.get("FENFA_SAMPLES")
-MISSING = "corpus-missing"
-
-
-def samples_dir():
-    if SAMPLES_OVERRIDE:
-        return Path(SAMPLES_OVERRIDE)
-    return Path(__file__).resolve().parents[2] / "shared" / "samples"
+SAMPLES_DIR = Path(os.environ.get("FENFA_SAMPLES") or Path(__file__).resolve().parent / "samples")
 
 
 def skip_or_fail(message):
-    """End the test for a missing dependency: a failure on CI (CI=true), where everything must be installed,
+    """End the test for a missing tool: a failure on CI (CI=true), where everything must be installed,
     a skip elsewhere."""
     if os.environ.get("CI") == "true":
         pytest.fail(message)
@@ -27,31 +21,25 @@ def skip_or_fail(message):
 
 
 def require_samples():
-    """The corpus directory; when it is missing the test fails on CI and is skipped elsewhere."""
-    directory = samples_dir()
-    if not (directory / "expected-metadata.json").is_file():
-        skip_or_fail(f"sample corpus not found at {directory} (set FENFA_SAMPLES)")
-    return directory
+    """The corpus directory; a missing corpus fails the test everywhere."""
+    if not (SAMPLES_DIR / "expected-metadata.json").is_file():
+        pytest.fail(f"sample corpus not found at {SAMPLES_DIR} (FENFA_SAMPLES overrides tests/samples)")
+    return SAMPLES_DIR
 
 
 def expected():
-    path = samples_dir() / "expected-metadata.json"
-    return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    return json.loads((require_samples() / "expected-metadata.json").read_text("utf-8"))
 
 
 def sample_names(pattern):
-    """Corpus files matching a glob, relative to the corpus; one placeholder when the corpus is missing,
-    so that the test still runs and require_samples decides between skip and fail."""
-    directory = samples_dir()
-    if not directory.is_dir():
-        return [MISSING]
-    return sorted(path.relative_to(directory).as_posix() for path in directory.glob(pattern))
+    """Corpus files matching a glob, relative to the corpus. An empty list fails at collection
+    (pytest.ini sets empty_parameter_set_mark), so a missing corpus never passes silently."""
+    return sorted(path.relative_to(SAMPLES_DIR).as_posix() for path in SAMPLES_DIR.glob(pattern))
 
 
 def sample(name):
     """(path, expected metadata) of a corpus file."""
-    directory = require_samples()
-    return directory / name, expected()[name]
+    return require_samples() / name, expected()[name]
 
 
 def png_pixels(data):
