@@ -6,26 +6,24 @@ import sys
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fenfa_lib import (
-    admin_catalog, admin_pages, devices_api, downloads, events_api, exports, health, public, settings_api, udid_api,
-    upload_api,
-)
-from fenfa_lib.api import register_error_handlers
-from fenfa_lib.auth import SessionInterface
 from fenfa_lib.config import FORM_ALLOWANCE, ConfigError, ensure_tokens, load_config, server_secret, upload_limit_bytes
-from fenfa_lib.events import init_write_limiter
-from fenfa_lib.files import sweep_leftovers
 from fenfa_lib.models import db, open_database
-from fenfa_lib.server import serve
-from fenfa_lib.spool import SpoolingRequest
+from fenfa_lib.release_files import sweep_leftovers
+from fenfa_lib.web import downloads, health, public, public_api, udid, upload
+from fenfa_lib.web.admin import catalog, exports, lists, pages, settings
+from fenfa_lib.web.auth import SessionInterface
+from fenfa_lib.web.budget import init_write_limiter
+from fenfa_lib.web.envelope import register_error_handlers
+from fenfa_lib.web.server import serve
+from fenfa_lib.web.spool import SpoolingRequest
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-BLUEPRINTS = (
-    health.bp, public.bp, downloads.bp, upload_api.bp,
-    admin_pages.bp, admin_catalog.bp, settings_api.bp, events_api.bp, devices_api.bp, exports.bp, udid_api.bp,
+PAGE_BLUEPRINTS = (public.bp, pages.bp)  # what people browse: their errors are HTML pages
+API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
+    health.bp, public_api.bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp, lists.bp, exports.bp,
 )
 
 
@@ -46,10 +44,10 @@ def create_app(config=None):
     if settings["trusted_proxies"]:
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-    register_error_handlers(app)
     init_write_limiter(app)
-    for blueprint in BLUEPRINTS:
+    for blueprint in PAGE_BLUEPRINTS + API_BLUEPRINTS:
         app.register_blueprint(blueprint)
+    register_error_handlers(app, PAGE_BLUEPRINTS)
     app.before_request(open_database_connection)
     app.teardown_request(close_database_connection)
     app.after_request(security_headers)

@@ -24,7 +24,7 @@ APP_DIR = "Payload/Bench App.app/"
 CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[2])
-from fenfa_lib.ipa import parse_ipa
+from fenfa_lib.packages.ipa import parse_ipa
 
 def peak_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

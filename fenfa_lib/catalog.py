@@ -1,11 +1,11 @@
-"""Products and variants: validation rules, unique slugs, lookups by ID, cascading deletes."""
+"""Products and variants: validation rules, unique slugs, what the public may see, cascading deletes."""
 from peewee import IntegrityError
 
-from fenfa_lib.api import ApiError
-from fenfa_lib.files import remove_folders, stored_folders
-from fenfa_lib.filetypes import EXTENSIONS as INSTALLER_TYPES
+from fenfa_lib.errors import ApiError
 from fenfa_lib.ids import MAX_SLUG_LENGTH, is_valid_slug, new_id, slugify
 from fenfa_lib.models import Product, Release, Variant, db, utcnow
+from fenfa_lib.packages.filetypes import EXTENSIONS as INSTALLER_TYPES
+from fenfa_lib.release_files import remove_folders, stored_folders
 
 MAX_SLUG_SUFFIX = 1000
 SUFFIXED_SLUG_STEM = 58  # characters of a taken slug kept before its `-N`, leaving room for the suffix
@@ -135,18 +135,17 @@ def delete_release(release):
     return delete_rows(release, [release])
 
 
-def get_or_404(model, row_id, label):
-    """The `model` row with this ID, else 404 "<label> <ID> not found"."""
-    row = model.get_or_none(model.id == row_id)
-    if row is None:
-        raise ApiError(404, f"{label} {row_id} not found")
-    return row
+def published_product(slug):
+    """The published product at `slug`, or None."""
+    return Product.get_or_none((Product.slug == slug) & Product.published)
 
 
-def find_app(app_id):
-    """A variant or product by ID: the seeds' "app" is the per-platform variant."""
-    model = Product if app_id.startswith("prd_") else Variant
-    return get_or_404(model, app_id, "app")
+def published_variant(variant_id, platform=None):
+    """The published variant (of `platform`, when given) of a published product, its product joined; or None."""
+    condition = (Variant.id == variant_id) & Variant.published & Product.published
+    if platform:
+        condition &= Variant.platform == platform
+    return Variant.select(Variant, Product).join(Product).where(condition).first()
 
 
 def published_release(release_id):

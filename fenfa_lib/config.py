@@ -31,6 +31,7 @@ SECRET_FILE = "secret.key"
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
 HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")
 MIB = 1024 * 1024
+DEFAULT_PRESIGN_SECONDS = 900  # how long a presigned S3 download link stays valid unless an admin sets it
 FORM_ALLOWANCE = MIB  # room for an upload's form fields and multipart framing beside the file
 
 

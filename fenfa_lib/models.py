@@ -1,6 +1,6 @@
 """Peewee models on one SQLite database, bound by the app factory (`open_database`)."""
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from peewee import (
     AutoField,
@@ -16,21 +16,21 @@ from peewee import (
 )
 from playhouse.migrate import SqliteMigrator, migrate
 
-from fenfa_lib.storage import DEFAULT_PRESIGN_SECONDS
+from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS
 
 db = SqliteDatabase(None)
 
 
 def utcnow():
     """Naive UTC timestamp: SQLite stores it as sortable text, `iso()` adds the Z."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def naive_utc(moment):
     """An aware datetime as the naive UTC value the database stores."""
     if moment is None or moment.tzinfo is None:
         return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def iso(moment):

@@ -18,15 +18,20 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from fenfa_lib.config import MIB
+from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS, MIB
 
 TRANSFER_CONFIG = TransferConfig(multipart_threshold=16 * MIB, multipart_chunksize=16 * MIB, max_concurrency=4)
 MISSING_KEY_CODES = {"NoSuchKey", "NotFound", "404"}
 DELETE_BATCH = 1000  # the most keys one DeleteObjects request accepts
 ATTR_CHARS = "!#$&+^`|~"  # RFC 5987 attr-char punctuation that needs no percent-encoding
 SESSION_LOCK = threading.Lock()
-S3_REQUIRED_KEYS = ("s3_bucket", "s3_access_key", "s3_secret_key")  # S3 is configured once all three are set
-DEFAULT_PRESIGN_SECONDS = 900  # how long a presigned download link stays valid
+# The saved settings an S3 storage is built from (the Settings columns of these names), and which of them
+# must be set, are secrets, and decide which bucket is reached.
+S3_SETTING_KEYS = ("s3_endpoint", "s3_region", "s3_bucket", "s3_access_key", "s3_secret_key", "s3_public_url",
+                   "s3_presign_seconds", "s3_path_style")
+S3_REQUIRED_KEYS = ("s3_bucket", "s3_access_key", "s3_secret_key")
+S3_SECRET_KEYS = ("s3_access_key", "s3_secret_key")
+S3_CONNECTION_KEYS = tuple(key for key in S3_SETTING_KEYS if key not in ("s3_public_url", "s3_presign_seconds"))
 
 
 class StorageError(Exception):

@@ -19,11 +19,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from fenfa_lib.cms import cms_content
 from fenfa_lib.ids import new_id
 from fenfa_lib.models import (
-    NEWEST_FIRST, DeviceBinding, IOSDevice, ProvisioningProfile, Release, UDIDNonce, db, utcnow,
+    NEWEST_FIRST,
+    DeviceBinding,
+    IOSDevice,
+    ProvisioningProfile,
+    Release,
+    UDIDNonce,
+    db,
+    utcnow,
 )
+from fenfa_lib.packages.cms import cms_content
 from fenfa_lib.text import is_ascii_number
 
 DEVICE_ATTRIBUTES = ["UDID", "IMEI", "ICCID", "VERSION", "PRODUCT", "SERIAL", "DEVICE_NAME"]
@@ -113,9 +120,10 @@ def parse_device_callback(body):
 def create_nonce(variant):
     """A new one-time nonce for `variant`, valid for NONCE_SECONDS; drops nonces long expired."""
     now = utcnow()
-    UDIDNonce.delete().where(UDIDNonce.expires_at < now - NONCE_RETENTION).execute()
     nonce = secrets.token_urlsafe(24)
-    UDIDNonce.create(nonce=nonce, variant=variant, created_at=now, expires_at=now + timedelta(seconds=NONCE_SECONDS))
+    with db.atomic():
+        UDIDNonce.delete().where(UDIDNonce.expires_at < now - NONCE_RETENTION).execute()
+        UDIDNonce.create(nonce=nonce, variant=variant, created_at=now, expires_at=now + timedelta(seconds=NONCE_SECONDS))
     return nonce
 
 

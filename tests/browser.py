@@ -7,11 +7,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from waitress import create_server
-from waitress import wasyncore
+from waitress import create_server, wasyncore
 
-from helpers import ADMIN_TOKEN
 from corpus import skip_or_fail
+from helpers import ADMIN_TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -5,9 +5,10 @@ import os
 import pytest
 
 from fenfa import create_app
+
+from corpus import skip_or_fail
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
 from s3server import find_weed, running_s3_server
-from corpus import skip_or_fail
 from shop import make_shop
 
 

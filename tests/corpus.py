@@ -44,7 +44,7 @@ def sample(name):
 
 def png_pixels(data):
     """(width, height, bytes per pixel, unfiltered pixel bytes) of an 8-bit non-interlaced PNG, checking its
-    signature, chunk order and CRCs; written independently of fenfa_lib.images."""
+    signature, chunk order and CRCs; written independently of fenfa_lib.packages.images."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, position = [], 8
     while position < len(data):

@@ -4,12 +4,13 @@ import struct
 import zipfile
 
 import pytest
-
-from fenfa_lib.aab import parse_aab
-from fenfa_lib.appinfo import PackageError
-from fenfa_lib.packages import parse_package
-from corpus import icon_size, sample, sample_names
 from test_images import make_png
+
+from fenfa_lib.packages import parse_package
+from fenfa_lib.packages.aab import parse_aab
+from fenfa_lib.packages.appinfo import PackageError
+
+from corpus import icon_size, sample, sample_names
 
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
 ATTRIBUTE_IDS = {"label": 0x01010001, "icon": 0x01010002, "name": 0x01010003, "versionCode": 0x0101021B,
@@ -206,7 +207,7 @@ def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_pat
     def broken(root):
         raise error
 
-    monkeypatch.setattr("fenfa_lib.aab.read_manifest", broken)
+    monkeypatch.setattr("fenfa_lib.packages.aab.read_manifest", broken)
     with pytest.raises(PackageError, match="^AAB metadata cannot be read$") as raised:
         parse_aab(make_aab(tmp_path / "app.aab", proto_manifest()))
     assert raised.value.__cause__ is error

@@ -3,8 +3,9 @@ import re
 
 import pytest
 
-from helpers import assert_error
 from fenfa_lib.models import Event, Product, Variant, db
+
+from helpers import assert_error
 
 ID_PATTERN = r"^{}_[0-9a-f]{{16}}$"
 

@@ -5,13 +5,14 @@ import struct
 import zipfile
 
 import pytest
-
-from fenfa_lib.android import Element, Ref, icon_rasters, raster_files
-from fenfa_lib.apk import parse_apk
-from fenfa_lib.appinfo import PackageError
-from fenfa_lib.packages import parse_package
-from corpus import icon_size, sample, sample_names
 from test_images import make_png
+
+from fenfa_lib.packages import parse_package
+from fenfa_lib.packages.android import Element, Ref, icon_rasters, raster_files
+from fenfa_lib.packages.apk import parse_apk
+from fenfa_lib.packages.appinfo import PackageError
+
+from corpus import icon_size, sample, sample_names
 
 # The launcher activity's own icon wins over the application icon, as on the home screen.
 LAUNCHER_ICONS = {"android-a2dpvol-localized-label.apk": "res/drawable/icon5.png"}
@@ -226,7 +227,7 @@ class FakeTable:
 
 
 def parse_with_fake_table(tmp_path, monkeypatch, values, manifest_bytes, members=None):
-    monkeypatch.setattr("fenfa_lib.apk.ARSCParser", FakeTable)
+    monkeypatch.setattr("fenfa_lib.packages.apk.ARSCParser", FakeTable)
     monkeypatch.setattr(FakeTable, "values", values)
     empty_table = struct.pack("<HHII", 0x0002, 12, 12, 0)
     return parse_apk(make_apk(tmp_path / "app.apk", manifest_bytes, {"resources.arsc": empty_table, **(members or {})}))
@@ -327,7 +328,7 @@ def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_pat
     def broken(root):
         raise error
 
-    monkeypatch.setattr("fenfa_lib.apk.read_manifest", broken)
+    monkeypatch.setattr("fenfa_lib.packages.apk.read_manifest", broken)
     with pytest.raises(PackageError, match="^APK metadata cannot be read$") as raised:
         parse_apk(make_apk(tmp_path / "app.apk", manifest()))
     assert raised.value.__cause__ is error

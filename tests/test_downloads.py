@@ -6,8 +6,9 @@ import urllib.request
 import pytest
 from werkzeug.serving import make_server
 
-from helpers import assert_error
 from fenfa_lib.models import Event, Release
+
+from helpers import assert_error
 
 CONTENT = b"MZ" + bytes(range(256)) * 400
 

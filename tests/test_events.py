@@ -6,10 +6,11 @@ from datetime import datetime
 
 import pytest
 
-from helpers import UPLOAD_TOKEN, assert_error
-from fenfa_lib.events import ANONYMOUS_WRITES_PER_MINUTE, WRITE_LIMITER
+from fenfa_lib.web.budget import ANONYMOUS_WRITES_PER_MINUTE, WRITE_LIMITER
 from fenfa_lib.models import Event
-from fenfa_lib.ratelimit import RateLimiter
+from fenfa_lib.web.budget import RateLimiter
+
+from helpers import UPLOAD_TOKEN, assert_error
 
 
 def post_event(client, body, address="127.0.0.1"):
@@ -54,7 +55,7 @@ ACCEPTED_EXTRA = {"button": "main", "k" * 32: "x" * 200, "ratio": 1.5, "count": 
     ({"type": "click", "release_id": 7}, 400, "release_id must be a string"),
     ({"type": "click", "release_id": "{release}", "variant_id": "{other_variant}"}, 400, "does not match"),
     ({"type": "click", "release_id": "{release}", "extra": "text"}, 400, "extra must be a JSON object"),
-    ({"type": "click", "release_id": "{release}", "admin": True}, 400, "unknown field admin"),
+    ({"type": "click", "release_id": "{release}", "admin": True}, 400, "unknown field: admin"),
     ({"type": "click", "release_id": "{release}", "extra": [1]}, 400, "extra must be a JSON object"),
     ({"type": "click", "release_id": "{release}", "extra": {**ACCEPTED_EXTRA, "ninth": 1}}, 400,
      "extra must have at most 8 keys"),

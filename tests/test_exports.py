@@ -4,8 +4,9 @@ import io
 
 import pytest
 
-from helpers import UPLOAD_TOKEN, assert_error
 from fenfa_lib.models import DeviceBinding, Event, IOSDevice, utcnow
+
+from helpers import UPLOAD_TOKEN, assert_error
 
 EXE = b"MZ" + b"\0" * 64
 EXPORTS = ["/admin/exports/releases.csv", "/admin/exports/events.csv", "/admin/exports/ios_devices.csv"]

@@ -4,7 +4,8 @@ import zlib
 
 import pytest
 
-from fenfa_lib.images import cgbi_to_png, image_type, is_cgbi, png_size
+from fenfa_lib.packages.images import cgbi_to_png, image_type, is_cgbi, png_size
+
 from corpus import png_pixels, png_predictor
 
 CGBI_CHUNK_BODY = b"\x50\x00\x20\x06"

@@ -5,16 +5,17 @@ import reprlib
 import struct
 import zipfile
 import zlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
-from fenfa_lib.appinfo import PackageError
-from fenfa_lib.ipa import parse_ipa
-from fenfa_lib.packages import parse_package
-from corpus import icon_size, ihdr_size, sample, sample_names
 from test_images import CGBI_CHUNK_BODY, chunk, make_cgbi, make_png, sample_pixels
 from test_mobileprovision import ber_chunked_profile, profile_plist
+
+from fenfa_lib.packages import parse_package
+from fenfa_lib.packages.appinfo import AppInfo, PackageError
+from fenfa_lib.packages.ipa import parse_ipa
+
+from corpus import icon_size, ihdr_size, sample, sample_names
 
 FAMILIES = {1: "iphone", 2: "ipad", 3: "tv", 4: "watch"}
 KINDS = {"enterprise/in-house": "enterprise"}
@@ -43,7 +44,7 @@ def test_corpus_ipa_matches_expected_metadata(name):
     assert app.profile.kind == KINDS.get(profile_meta["type"], profile_meta["type"])
     assert app.profile.uuid == profile_meta["UUID"]
     assert app.profile.team_id == profile_meta["TeamIdentifier"][0]
-    assert app.profile.expires_at == datetime.fromisoformat(profile_meta["ExpirationDate"]).replace(tzinfo=timezone.utc)
+    assert app.profile.expires_at == datetime.fromisoformat(profile_meta["ExpirationDate"]).replace(tzinfo=UTC)
     assert len(app.profile.devices) == profile_meta["devices"]
 
     if not meta["top_level_pngs"]:
@@ -266,7 +267,7 @@ def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_pat
     def broken(plist):
         raise error
 
-    monkeypatch.setattr("fenfa_lib.ipa._device_family", broken)
+    monkeypatch.setattr("fenfa_lib.packages.ipa._device_family", broken)
     with pytest.raises(PackageError, match="^IPA metadata cannot be read$") as raised:
         parse_ipa(make_ipa(tmp_path / "app.ipa", info()))
     assert raised.value.__cause__ is error
@@ -292,4 +293,5 @@ def test_parse_package_dispatches_ipa_by_extension(tmp_path, file_name):
 @pytest.mark.parametrize("file_name", ["setup.exe", "App.dmg", "app.zip", "README"])
 def test_parse_package_ignores_other_files(tmp_path, file_name):
     path = make_ipa(tmp_path / "upload.bin", info())
-    assert parse_package(path, file_name) is None
+    assert parse_package(path, file_name) == AppInfo()
+    assert not parse_package(path, file_name).is_app

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
+from corpus import require_samples
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
 from live import running_fenfa
-from corpus import require_samples
 
 
 def curl(*args):

@@ -1,6 +1,6 @@
 """Provisioning profiles: real signed ones from the corpus, and CMS envelopes built here (DER and BER-chunked)."""
 import plistlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
@@ -9,18 +9,19 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from fenfa_lib.appinfo import PackageError
-from fenfa_lib.mobileprovision import parse_mobileprovision
+from fenfa_lib.packages.appinfo import PackageError
+from fenfa_lib.packages.mobileprovision import parse_mobileprovision
+
 from corpus import sample, sample_names
 
 KINDS = {"enterprise/in-house": "enterprise"}
 SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
 DATA_OID = bytes.fromhex("06092a864886f70d010701")
-CERT_EXPIRY = datetime(2031, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+CERT_EXPIRY = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 def utc(text):
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize("name", sample_names("*.mobileprovision"))
@@ -97,8 +98,8 @@ def test_profile_fields_from_a_signed_envelope(envelope):
     assert profile.uuid == "0a1b2c3d-0000-4000-8000-123456789abc"
     assert (profile.team_id, profile.team_name) == ("TEAM123456", "Synthetic Team")
     assert profile.app_id == "TEAM123456.com.example.synthetic"
-    assert profile.created_at == datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    assert profile.expires_at == datetime(2031, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert profile.created_at == datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert profile.expires_at == datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
     assert profile.devices == ["00008030-000A1B2C3D4E5F60", "b" * 40]
     assert profile.certificates == [{"name": "Apple Development: Test Person (AB12CD34EF)", "expires_at": CERT_EXPIRY}]
 

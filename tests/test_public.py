@@ -6,11 +6,11 @@ import re
 import pytest
 import zxingcpp
 from PIL import Image
-
-from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
-from corpus import icon_size, png_pixels
-from shop import ANDROID_SAMPLE, EXE, SCRIPT
 from test_apk import make_apk, manifest
+
+from corpus import icon_size, png_pixels
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
+from shop import ANDROID_SAMPLE, EXE, SCRIPT
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
 IPAD = "Mozilla/5.0 (iPad; CPU OS 12_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"

@@ -6,11 +6,12 @@ import urllib.request
 
 import pytest
 
+from fenfa_lib.models import Release
+
+from corpus import require_samples
 from helpers import assert_error
 from s3server import client as s3_client
 from s3server import make_bucket
-from fenfa_lib.models import Release
-from corpus import require_samples
 
 bucket_numbers = itertools.count()
 

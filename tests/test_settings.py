@@ -110,7 +110,7 @@ def test_malformed_domains_are_refused(api, value):
 
 
 def test_path_style_can_be_switched_off_for_virtual_hosted_buckets(app, api):
-    from fenfa_lib.files import storage_for
+    from fenfa_lib.release_files import storage_for
 
     settings = api.data("PUT", "/admin/api/settings", json={
         "s3_endpoint": "https://s3.eu-west-1.amazonaws.com", "s3_bucket": "builds", "s3_access_key": "a",

@@ -4,12 +4,11 @@ import zipfile
 
 import pytest
 
-from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
-from fenfa_lib.images import image_type, png_size
 from fenfa_lib.models import Product, ProvisioningProfile, Release, Variant
+from fenfa_lib.packages.images import image_type, png_size
+
 from corpus import require_samples
-
-
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 
 SMART = "/admin/api/smart-upload"
 

@@ -11,8 +11,14 @@ from urllib.request import Request, urlopen
 import pytest
 
 from fenfa_lib.storage import (
-    LocalStorage, S3Storage, StorageError, build_storage, content_disposition, validate_key,
+    LocalStorage,
+    S3Storage,
+    StorageError,
+    build_storage,
+    content_disposition,
+    validate_key,
 )
+
 from s3server import client as s3_client
 from s3server import make_bucket
 

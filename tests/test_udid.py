@@ -6,9 +6,9 @@ import re
 import shutil
 import subprocess
 import zipfile
-from xml.parsers.expat import ExpatError
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
+from xml.parsers.expat import ExpatError
 
 import pytest
 from asn1crypto import cms
@@ -19,13 +19,14 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
 from fenfa import create_app
-from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 from fenfa_lib import udid
 from fenfa_lib.config import server_secret
-from fenfa_lib.mobileprovision import parse_mobileprovision
 from fenfa_lib.models import DeviceBinding, IOSDevice, UDIDNonce, utcnow
-from fenfa_lib.urls import with_query
+from fenfa_lib.packages.mobileprovision import parse_mobileprovision
+from fenfa_lib.web.urls import with_query
+
 from corpus import require_samples, skip_or_fail
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
 
 BASE_IPA = "ios-iphone-binary-plist-no-icons.ipa"  # its own profile is a development one
 ENTERPRISE_IPA = "ios-legacy-min-ios5-helloworld.ipa"
@@ -73,7 +74,7 @@ def make_certificate(common_name, issuer=None, ca=False):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     issuer_cert, issuer_key = issuer or (None, key)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     certificate = (
         x509.CertificateBuilder().subject_name(name).issuer_name(issuer_cert.subject if issuer_cert else name)
         .public_key(key.public_key()).serial_number(x509.random_serial_number())

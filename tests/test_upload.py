@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from helpers import UPLOAD_TOKEN, assert_error
 from fenfa_lib.models import Event, ProvisioningProfile, Release, Variant
+
 from corpus import require_samples
+from helpers import UPLOAD_TOKEN, assert_error
 
 IOS_SAMPLES = [
     "ios-uncrackable2-xml-plist-cgbi-icons.ipa",
@@ -238,6 +239,7 @@ def test_desktop_files_are_stored_with_their_original_name(api, variant_for, dat
 @pytest.fixture
 def small_limit_app(data_dir):
     from fenfa import create_app
+
     from helpers import ADMIN_TOKEN
 
     return create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN], "upload_token": [UPLOAD_TOKEN],

@@ -6,15 +6,16 @@ import threading
 import time
 
 import pytest
+from test_upload import assert_nothing_left
 
 from fenfa import create_app
+from fenfa_lib.models import Event, Product, Release, Variant
+from fenfa_lib.packages.filetypes import MAX_FILE_NAME_BYTES, safe_file_name
+from fenfa_lib.release_files import LEFTOVER_MIN_AGE
+from fenfa_lib.storage import LocalStorage
+
 from corpus import require_samples
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, assert_error
-from fenfa_lib.files import LEFTOVER_MIN_AGE
-from fenfa_lib.filetypes import MAX_FILE_NAME_BYTES, safe_file_name
-from fenfa_lib.models import Event, Product, Release, Variant
-from fenfa_lib.storage import LocalStorage
-from test_upload import assert_nothing_left
 
 SMART = "/admin/api/smart-upload"
 APK = "android-politedroid-minsdk3-tiny.apk"

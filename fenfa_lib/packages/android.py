@@ -1,0 +1,162 @@
+"""The Android manifest model shared by the APK and App Bundle parsers: elements, manifest fields, the AppInfo
+they make, and icon choice."""
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from apkutils2.axml.public import SYSTEM_RESOURCES
+
+from fenfa_lib.config import MIB
+from fenfa_lib.packages.appinfo import (
+    MAX_DISPLAY_NAME_LENGTH,
+    MAX_OS_VERSION_LENGTH,
+    AppInfo,
+    PackageError,
+    checked_identifier,
+    checked_version,
+    clipped,
+)
+from fenfa_lib.packages.images import image_type
+from fenfa_lib.packages.ziputil import read_optional
+
+ICON_LIMIT = 8 * MIB
+ANDROID_ATTRIBUTES = SYSTEM_RESOURCES["attributes"]["inverse"]
+ANYDPI, NODPI = 0xFFFE, 0xFFFF
+RASTER_SUFFIXES = (".png", ".webp")
+
+
+class Ref(NamedTuple):
+    """An @reference to a resource, as opposed to a literal value."""
+    id: int
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict
+    children: list = field(default_factory=list)
+
+    def iter(self, tag):
+        """Descendants with this tag in document order; iterative, as hostile files nest deeply."""
+        pending = list(reversed(self.children))
+        while pending:
+            element = pending.pop()
+            if element.tag == tag:
+                yield element
+            pending += reversed(element.children)
+
+
+@dataclass
+class Manifest:
+    package: str
+    version_code: str | None
+    version_name: str | Ref | None
+    min_sdk: str | None
+    target_sdk: str | None
+    label: str | Ref | None
+    icons: list  # Refs: the launcher activity's icon first, then the application's
+    device_family: list
+
+
+def read_manifest(root):
+    """The fields Fenfa needs from a manifest tree (binary XML or protobuf)."""
+    package = root.attrs.get("package") if root.tag == "manifest" else None
+    if not isinstance(package, str) or not package.strip():
+        raise PackageError("AndroidManifest.xml has no package name")
+    application = next(root.iter("application"), Element("application", {}))
+    uses_sdk = next(root.iter("uses-sdk"), Element("uses-sdk", {}))
+    icons = [_launcher_icon(application), application.attrs.get("icon")]
+    watch = any(feature.attrs.get("name") == "android.hardware.type.watch"
+                and feature.attrs.get("required") is not False for feature in root.iter("uses-feature"))
+    return Manifest(
+        package=package.strip(),
+        version_code=_scalar(root.attrs.get("versionCode")),
+        version_name=root.attrs.get("versionName"),
+        min_sdk=_scalar(uses_sdk.attrs.get("minSdkVersion")),
+        target_sdk=_scalar(uses_sdk.attrs.get("targetSdkVersion")),
+        label=application.attrs.get("label"),
+        icons=[icon for icon in icons if isinstance(icon, Ref)],
+        device_family=["watch"] if watch else [],
+    )
+
+
+def _launcher_icon(application):
+    """The icon of the MAIN/LAUNCHER activity, which is what the home screen shows."""
+    for tag in ("activity", "activity-alias"):
+        for activity in application.iter(tag):
+            for intent_filter in activity.iter("intent-filter"):
+                actions = {action.attrs.get("name") for action in intent_filter.iter("action")}
+                categories = {category.attrs.get("name") for category in intent_filter.iter("category")}
+                if "android.intent.action.MAIN" in actions and "android.intent.category.LAUNCHER" in categories:
+                    if activity.attrs.get("icon") is not None:
+                        return activity.attrs["icon"]
+    return None
+
+
+def _scalar(value):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value).strip() or None
+
+
+def build_app_info(package_type, manifest, resolve_string, icon):
+    """AppInfo from a manifest; resolve_string turns a Ref into text (or None)."""
+    version_name = manifest.version_name
+    version_name = _scalar(resolve_string(version_name) if isinstance(version_name, Ref) else version_name)
+    version_name = checked_version(version_name, "versionName")
+    version_code = checked_version(manifest.version_code, "versionCode")
+    if not (version_name or version_code):
+        raise PackageError("AndroidManifest.xml has no versionName or versionCode")
+    identifier = checked_identifier(manifest.package, "package name")
+    label = resolve_string(manifest.label) if isinstance(manifest.label, Ref) else manifest.label
+    return AppInfo(
+        package_type=package_type,
+        platform="android",
+        identifier=identifier,
+        version=version_name or version_code,
+        build=version_code or version_name,
+        display_name=clipped(_scalar(label) or identifier, MAX_DISPLAY_NAME_LENGTH),
+        min_os=clipped(manifest.min_sdk, MAX_OS_VERSION_LENGTH),
+        target_os=clipped(manifest.target_sdk, MAX_OS_VERSION_LENGTH),
+        device_family=manifest.device_family,
+        icon=icon,
+        installable=package_type != "aab",
+    )
+
+
+def density_rank(density):
+    """Orders densities for icon choice: no qualifier counts as mdpi, nodpi and anydpi come last."""
+    return {0: 160, NODPI: 1, ANYDPI: 0}.get(density, density)
+
+
+def icon_rasters(archive, files, resolve_files, parse_xml):
+    """The PNG/WebP files among an icon resource's resolved (qualifier, path) files, else its adaptive icon's
+    foreground's; resolve_files resolves a Ref the same way, parse_xml is as for adaptive_foregrounds."""
+    return raster_files(files) or [pair for foreground in adaptive_foregrounds(archive, files, parse_xml)
+                                   for pair in raster_files(resolve_files(foreground))]
+
+
+def adaptive_foregrounds(archive, files, parse_xml):
+    """Refs of the foreground layer of the <adaptive-icon> XML files among resolved (qualifier, path) files;
+    parse_xml turns a member's bytes into its root Element, or None when they do not parse."""
+    foregrounds = []
+    for _, name in files:
+        data = read_optional(archive, name, ICON_LIMIT) if name.endswith(".xml") else None
+        root = parse_xml(data) if data else None
+        layer = next(root.iter("foreground"), None) if root is not None and root.tag == "adaptive-icon" else None
+        if layer is not None and isinstance(layer.attrs.get("drawable"), Ref):
+            foregrounds.append(layer.attrs["drawable"])
+    return foregrounds
+
+
+def raster_files(files):
+    """The (qualifier, path) pairs of resolved resource files that are PNG or WebP images by name."""
+    return [(qualifier, name) for qualifier, name in files if name.lower().endswith(RASTER_SUFFIXES)]
+
+
+def first_image(archive, names):
+    """The first member that is a readable PNG or WebP."""
+    for name in names:
+        data = read_optional(archive, name, ICON_LIMIT)
+        if data and image_type(data):
+            return data
+    return None

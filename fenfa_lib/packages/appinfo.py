@@ -1,0 +1,95 @@
+"""What a parsed app package says about itself, the bounds on what it may say, and the error for packages we
+cannot read."""
+import logging
+import struct
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fenfa_lib.text import is_single_token
+
+log = logging.getLogger("fenfa")
+
+MAX_IDENTIFIER_LENGTH = 255
+MAX_DISPLAY_NAME_LENGTH = 255
+MAX_VERSION_LENGTH = 64
+MAX_OS_VERSION_LENGTH = 32
+# What a parser bug or a file shaped in a way no check foresaw raises while metadata is extracted.
+METADATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, struct.error, RecursionError)
+
+
+class PackageError(ValueError):
+    """An uploaded package is not a readable app; the message is shown to the uploader."""
+
+
+@dataclass
+class ProfileInfo:
+    kind: str  # "development" | "ad-hoc" | "enterprise" | "app-store"
+    name: str
+    uuid: str
+    team_id: str | None
+    team_name: str | None
+    app_id: str | None
+    created_at: datetime | None
+    expires_at: datetime
+    devices: list[str] = field(default_factory=list)
+    certificates: list[dict] = field(default_factory=list)  # {"name": subject CN, "expires_at": datetime}
+
+
+@dataclass
+class AppInfo:
+    """What a package says about itself; empty (`is_app` false) for files that are not app packages, such as
+    desktop installers."""
+
+    package_type: str = ""  # "ipa" | "apk" | "aab"
+    platform: str = ""  # "ios" | "android"
+    identifier: str = ""
+    version: str = ""
+    build: str = ""
+    display_name: str = ""
+    min_os: str | None = None  # iOS MinimumOSVersion, or the Android API level
+    target_os: str | None = None  # iOS SDK the app was built with, or Android targetSdkVersion
+    device_family: list[str] = field(default_factory=list)
+    icon: bytes | None = None  # PNG or WebP
+    profile: ProfileInfo | None = None
+    installable: bool = True
+
+    @property
+    def is_app(self):
+        return bool(self.package_type)
+
+
+@contextmanager
+def metadata_errors_as_package_error(kind):
+    """Turn an unexpected error in the block into PackageError("<kind> metadata cannot be read"), so that a
+    hostile file is a 400 and not a 500; PackageErrors pass through with their own message."""
+    try:
+        yield
+    except PackageError:
+        raise
+    except METADATA_ERRORS as exc:
+        log.warning("unexpected error reading %s metadata", kind, exc_info=True)
+        raise PackageError(f"{kind} metadata cannot be read") from exc
+
+
+def checked_identifier(identifier, what):
+    """The identifier, or PackageError("<what> is not valid") when it is empty, too long, or holds whitespace
+    or control characters."""
+    if len(identifier) > MAX_IDENTIFIER_LENGTH or not is_single_token(identifier):
+        raise PackageError(f"{what} is not valid")
+    return identifier
+
+
+def checked_version(value, key):
+    """A version or build of at most MAX_VERSION_LENGTH characters. A longer one is refused rather than cut,
+    since a cut version would name another release."""
+    if value and len(value) > MAX_VERSION_LENGTH:
+        raise PackageError(f"{key} is longer than {MAX_VERSION_LENGTH} characters")
+    if value and not value.isprintable():
+        raise PackageError(f"{key} holds control characters")
+    return value
+
+
+def clipped(value, limit):
+    """Informational text (a name, an OS version) cut to `limit` characters; None stays None."""
+    return value[:limit] if value else value

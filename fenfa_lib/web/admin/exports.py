@@ -1,0 +1,80 @@
+"""CSV exports for cron jobs: streamed row by row, RFC 4180, safe to open in a spreadsheet."""
+import csv
+import io
+import json
+
+from flask import Blueprint, Response
+
+from fenfa_lib.models import db, iso
+from fenfa_lib.web.admin.queries import filtered_devices, filtered_events, filtered_releases
+from fenfa_lib.web.auth import require_admin
+from fenfa_lib.web.shapes import device_dict, event_dict
+
+bp = Blueprint("exports", __name__, url_prefix="/admin/exports")
+require_admin(bp)
+CSV_CHUNK_BYTES = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+RELEASE_COLUMNS = ("release_id", "product_id", "variant_id", "platform", "identifier", "version", "build", "channel",
+                   "file_name", "size_bytes", "sha256", "download_count", "created_at")
+EVENT_COLUMNS = ("id", "ts", "type", "product_id", "variant_id", "release_id", "ip", "user_agent", "extra")
+DEVICE_COLUMNS = ("udid", "device_name", "model", "os_version", "serial", "created_at", "last_seen_at",
+                  "apple_registered", "apple_device_id", "variant_ids")
+
+
+def cell(value):
+    """Text for one CSV cell; a leading formula character is neutralised with a quote."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        value = ";".join(value) if isinstance(value, list) else json.dumps(value, ensure_ascii=False)
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_response(file_name, columns, query, to_row):
+    """Stream the rows of `query` (turned into dicts by `to_row`) as CSV in 64 KiB pieces, without
+    caching them, so memory does not grow with rows. The request's database connection is closed
+    before the body is sent, so the query runs on a connection of the stream's own."""
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(columns)
+        db.connect(reuse_if_open=True)
+        try:
+            for row in map(to_row, query.iterator()):
+                writer.writerow([cell(row[column]) for column in columns])
+                if buffer.tell() > CSV_CHUNK_BYTES:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        finally:
+            db.close()
+        yield buffer.getvalue()
+
+    return Response(generate(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
+def release_row(release):
+    return {
+        "release_id": release.id, "product_id": release.variant.product_id, "variant_id": release.variant_id,
+        "platform": release.variant.platform, "identifier": release.identifier or release.variant.identifier,
+        "version": release.version, "build": release.build, "channel": release.channel,
+        "file_name": release.file_name, "size_bytes": release.size_bytes, "sha256": release.sha256,
+        "download_count": release.download_count, "created_at": iso(release.created_at),
+    }
+
+
+@bp.get("/releases.csv")
+def releases_csv():
+    return csv_response("releases.csv", RELEASE_COLUMNS, filtered_releases(), release_row)
+
+
+@bp.get("/events.csv")
+def events_csv():
+    return csv_response("events.csv", EVENT_COLUMNS, filtered_events(), event_dict)
+
+
+@bp.get("/ios_devices.csv")
+def ios_devices_csv():
+    return csv_response("ios_devices.csv", DEVICE_COLUMNS, filtered_devices(), device_dict)

@@ -1,0 +1,59 @@
+"""The filtered queries behind the admin lists and CSV exports; each reads its filters from the query string."""
+from flask import request
+from peewee import JOIN, fn
+
+from fenfa_lib.catalog import normalise_platform
+from fenfa_lib.errors import ApiError
+from fenfa_lib.events import EVENT_TYPES
+from fenfa_lib.models import DeviceBinding, Event, IOSDevice, Release, Variant
+from fenfa_lib.web import validate
+
+EVENT_ID_FILTERS = {"product_id": Event.product_id, "variant_id": Event.variant_id, "release_id": Event.release_id}
+RELEASE_ID_FILTERS = {"product_id": Variant.product, "variant_id": Release.variant}
+
+
+def filtered_events():
+    """Events matching the query string's type, ID and time filters, newest first."""
+    query = Event.select()
+    event_type = request.args.get("type", "").strip()
+    if event_type:
+        if event_type not in EVENT_TYPES:
+            raise ApiError(400, f"type must be one of: {', '.join(EVENT_TYPES)}")
+        query = query.where(Event.type == event_type)
+    query = where_ids(query, EVENT_ID_FILTERS)
+    return validate.within_time_range(query, Event.ts).order_by(Event.ts.desc(), Event.id.desc())
+
+
+def filtered_devices():
+    """Devices matching `variant_id`, `q` (UDID, name, model, serial), `from`/`to` (created), newest first,
+    each with `variant_ids`: the comma-joined variants it is bound to."""
+    variant_ids = fn.GROUP_CONCAT(DeviceBinding.variant).alias("variant_ids")
+    query = IOSDevice.select(IOSDevice, variant_ids).join(DeviceBinding, JOIN.LEFT_OUTER).group_by(IOSDevice.id)
+    variant_id = request.args.get("variant_id", "").strip()
+    if variant_id:
+        bound = DeviceBinding.select(DeviceBinding.device).where(DeviceBinding.variant == variant_id)
+        query = query.where(IOSDevice.id.in_(bound))
+    term = request.args.get("q", "").strip()
+    if term:
+        query = query.where(IOSDevice.udid.contains(term) | IOSDevice.device_name.contains(term)
+                            | IOSDevice.model.contains(term) | IOSDevice.serial.contains(term))
+    return validate.within_time_range(query, IOSDevice.created_at).order_by(IOSDevice.created_at.desc(), IOSDevice.id)
+
+
+def filtered_releases():
+    """Releases (with their variants) matching `product_id`, `variant_id`, `platform` and `from`/`to` (created),
+    newest first."""
+    query = where_ids(Release.select(Release, Variant).join(Variant), RELEASE_ID_FILTERS)
+    platform = request.args.get("platform", "").strip()
+    if platform:
+        query = query.where(Variant.platform == normalise_platform(platform))
+    return validate.within_time_range(query, Release.created_at).order_by(Release.created_at.desc(), Release.id)
+
+
+def where_ids(query, id_filters):
+    """`query` limited to the IDs given in the query string, `id_filters` naming each argument's column."""
+    for name, column in id_filters.items():
+        value = request.args.get(name, "").strip()
+        if value:
+            query = query.where(column == value)
+    return query

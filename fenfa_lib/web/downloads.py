@@ -1,0 +1,61 @@
+"""GET /d/:releaseID — the build file, with ranges, conditional requests and download counting."""
+from flask import Blueprint, redirect, request, send_file
+
+from fenfa_lib.catalog import published_release
+from fenfa_lib.errors import ApiError
+from fenfa_lib.events import count_download
+from fenfa_lib.packages.filetypes import content_type
+from fenfa_lib.release_files import storage_for
+from fenfa_lib.web.client import request_client
+
+bp = Blueprint("downloads", __name__)
+
+
+@bp.get("/d/<release_id>")
+def download(release_id):
+    release = published_release(release_id)
+    ignore_unusable_range()
+    response = file_response(release)
+    if hands_over_first_byte(response):
+        count_download(release, request_client())
+    return response
+
+
+def file_response(release):
+    """The local file (ranges and conditional requests answered by werkzeug), or a redirect to the store."""
+    storage = storage_for(release.storage)
+    path = storage.local_path(release.storage_key)
+    if path is None:
+        return redirect(storage.download_url(release.storage_key, release.file_name, content_type(release.file_name)))
+    if not path.is_file():
+        raise ApiError(404, f"the file of release {release.id} is missing from storage")
+    return send_file(
+        path,
+        mimetype=content_type(release.file_name),
+        as_attachment=True,
+        download_name=release.file_name,
+        conditional=True,
+        etag=release.sha256,
+        max_age=0,
+    )
+
+
+def ignore_unusable_range():
+    """Serve the whole file for a Range header that does not parse, is not in bytes or asks for
+    several ranges, as RFC 9110 allows, instead of refusing with 416."""
+    ranges = request.range
+    if "HTTP_RANGE" in request.environ and (ranges is None or ranges.units != "bytes" or len(ranges.ranges) != 1):
+        del request.environ["HTTP_RANGE"]
+
+
+def hands_over_first_byte(response):
+    """What counts as a download: a GET answered with the file from its first byte, whether the whole file,
+    a range from byte 0, or a redirect to the store for such a request. HEAD, resumed ranges, 304 and 416 do
+    not count."""
+    if request.method != "GET":
+        return False
+    if response.status_code == 206:
+        return response.content_range.start == 0
+    if response.status_code == 302:
+        return request.range is None or request.range.ranges[0][0] == 0
+    return response.status_code == 200

@@ -1,0 +1,103 @@
+"""The JSON envelope: one error type, one success helper, and the handlers that use them."""
+import logging
+
+from flask import current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from fenfa_lib.errors import ApiError
+from fenfa_lib.storage import StorageError
+
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+PAGE_BLUEPRINTS = "fenfa.page_blueprints"
+log = logging.getLogger("fenfa")
+
+
+def upload_limit_message(limit_mb):
+    return f"upload is larger than the {limit_mb} MB limit"
+
+
+def error_code(status):
+    return ERROR_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
+
+
+def ok(data, status=200):
+    return jsonify({"ok": True, "data": data}), status
+
+
+def error_response(status, message):
+    return jsonify({"ok": False, "error": {"code": error_code(status), "message": message}}), status
+
+
+def wants_json():
+    """Errors of the API and file blueprints are JSON in the envelope; the page blueprints' are HTML."""
+    return error_blueprint(request.blueprint, request.path) not in current_app.extensions[PAGE_BLUEPRINTS]
+
+
+def error_blueprint(matched, path):
+    """The blueprint whose error format applies: the matched route's; for a path no route matched, the one
+    whose url_prefix is the longest the path starts with, else one with routes under the path's first segment
+    (a page blueprint when both kinds have some)."""
+    if matched:
+        return matched
+    prefixed = [bp for bp in current_app.blueprints.values() if bp.url_prefix and
+                (path == bp.url_prefix or path.startswith(bp.url_prefix.rstrip("/") + "/"))]
+    if prefixed:
+        return max(prefixed, key=lambda bp: len(bp.url_prefix)).name
+    first_segment = path.split("/")[1]
+    owners = {rule.endpoint.split(".")[0] for rule in current_app.url_map.iter_rules()
+              if "." in rule.endpoint and rule.rule.split("/")[1] == first_segment}
+    pages = owners & current_app.extensions[PAGE_BLUEPRINTS]
+    return min(pages or owners) if owners else None
+
+
+def register_error_handlers(app, page_blueprints):
+    """Every error in the envelope, or as an HTML page for the routes of `page_blueprints` (and for paths that
+    belong to no blueprint)."""
+    app.extensions[PAGE_BLUEPRINTS] = {blueprint.name for blueprint in page_blueprints} | {None}
+    @app.errorhandler(ApiError)
+    def handle_api_error(error):
+        return error_response(error.status, error.message)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error):
+        if not wants_json():
+            return render_template("error.html", status=error.code, message=error.description), error.code
+        response, status = error_response(error.code, _http_message(error))
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
+
+    @app.errorhandler(StorageError)
+    def handle_storage_error(error):
+        log.error("storage failed on %s %s: %s", request.method, request.path, error)
+        return error_response(503, "file storage is unavailable")
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return error_response(500, "internal server error")
+        return render_template("error.html", status=500, message="Internal server error"), 500
+
+
+def _http_message(error):
+    custom = error.description != type(error).description
+    if error.code == 404:
+        return error.description if custom else f"no such endpoint: {request.method} {request.path}"
+    if error.code == 405:
+        return f"method {request.method} is not allowed on {request.path}"
+    if error.code == 413:
+        return error.description if custom else "request body is too large"
+    return error.description or error.name

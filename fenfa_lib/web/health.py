@@ -1,0 +1,29 @@
+"""GET /healthz: database and storage checks, plus deployment warnings."""
+import logging
+
+from flask import Blueprint
+
+from fenfa_lib.errors import ApiError
+from fenfa_lib.models import db
+from fenfa_lib.release_files import storage_for
+from fenfa_lib.storage import StorageError
+from fenfa_lib.web.envelope import ok
+from fenfa_lib.web.urls import https_warnings
+
+bp = Blueprint("health", __name__)
+log = logging.getLogger("fenfa")
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.execute_sql("SELECT 1")
+    except Exception as exc:  # any driver error means the database is unusable
+        log.error("health check: database unusable: %s", exc)
+        raise ApiError(503, "database unavailable") from exc
+    try:
+        storage_for().check()
+    except (StorageError, OSError) as exc:
+        log.error("health check: storage unusable: %s", exc)
+        raise ApiError(503, "storage unavailable") from exc
+    return ok({"status": "ok", "db": "ok", "storage": "ok", "warnings": https_warnings()})

@@ -1,0 +1,89 @@
+"""The pages testers browse (no token): the landing page, product pages and their QR codes."""
+import io
+
+import segno
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from markupsafe import Markup
+
+from fenfa_lib.catalog import published_product
+from fenfa_lib.events import record_event
+from fenfa_lib.web import urls
+from fenfa_lib.web.auth import is_admin_request
+from fenfa_lib.web.budget import anonymous_write_wait
+from fenfa_lib.web.client import request_client
+from fenfa_lib.web.i18n import LANGUAGES, translator
+from fenfa_lib.web.product_page import (
+    PLATFORM_NAMES,
+    add_registrations,
+    human_size,
+    is_installable,
+    min_os_label,
+    visitor_page,
+)
+
+bp = Blueprint("public", __name__)
+PAGE_HELPERS = {
+    "human_size": human_size,
+    "is_installable": is_installable,
+    "min_os_label": min_os_label,
+    "platform_names": PLATFORM_NAMES,
+    "release_links": urls.release_links,
+}
+
+
+def language():
+    return request.accept_languages.best_match(LANGUAGES, default="en")
+
+
+def render_page(template, **context):
+    lang = language()
+    response = Response(render_template(template, lang=lang, t=translator(lang), **context))
+    response.vary.add("Accept-Language")
+    return response
+
+
+@bp.get("/")
+def landing():
+    return render_page("landing.html")
+
+
+def product_or_404(slug):
+    product = published_product(slug)
+    if product is None:
+        abort(404, description="There is no app at this address.")
+    return product
+
+
+def qr_code(slug):
+    return segno.make(urls.page_url(slug), error="m")
+
+
+def count_visit(product):
+    """Record a visit to the product's page. HEAD requests, and clients over their anonymous write
+    budget, are not counted (the page is still served to them)."""
+    if request.method == "GET" and not anonymous_write_wait():
+        record_event("visit", request_client(), product_id=product.id)
+
+
+@bp.get("/products/<slug>")
+def show_product(slug):
+    product = product_or_404(slug)
+    page = visitor_page(product)
+    token = request.args.get("udid_token")
+    if token:
+        add_registrations(page, current_app.secret_key, token)
+    count_visit(product)
+    qr_svg = Markup(qr_code(slug).svg_inline(scale=4, border=2, light="#fff", omitsize=True))
+    warnings = urls.admin_warnings(is_admin_request())
+    response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=warnings, **PAGE_HELPERS)
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.update(["User-Agent", "X-Auth-Token", "Cookie"])
+    return response
+
+
+@bp.get("/products/<slug>/qrcode.svg")
+def product_qrcode(slug):
+    product_or_404(slug)
+    svg = io.BytesIO()
+    qr_code(slug).save(svg, kind="svg", scale=8, border=4, light="#fff")
+    return Response(svg.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=300"})

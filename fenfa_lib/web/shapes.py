@@ -1,0 +1,106 @@
+"""Rows to JSON-ready dicts, in the shapes the original server's clients expect."""
+from fenfa_lib.models import iso
+from fenfa_lib.web import urls
+
+
+def product_dict(product, variant_count=None):
+    data = {
+        "id": product.id,
+        "name": product.name,
+        "slug": product.slug,
+        "description": product.description,
+        "published": product.published,
+        "created_at": iso(product.created_at),
+        "updated_at": iso(product.updated_at),
+    }
+    if variant_count is not None:
+        data["variant_count"] = variant_count
+    return data
+
+
+def variant_dict(variant):
+    return {
+        "id": variant.id,
+        "product_id": variant.product_id,
+        "platform": variant.platform,
+        "display_name": variant.display_name,
+        "identifier": variant.identifier,
+        "arch": variant.arch,
+        "installer_type": variant.installer_type,
+        "min_os": variant.min_os,
+        "sort_order": variant.sort_order,
+        "published": variant.published,
+        "created_at": iso(variant.created_at),
+        "updated_at": iso(variant.updated_at),
+    }
+
+
+def release_dict(release, admin=False):
+    data = {
+        "id": release.id,
+        "variant_id": release.variant_id,
+        "version": release.version,
+        "build": release.build,
+        "channel": release.channel,
+        "changelog": release.changelog,
+        "min_os": release.min_os,
+        "file_name": release.file_name,
+        "size_bytes": release.size_bytes,
+        "sha256": release.sha256,
+        "download_count": release.download_count,
+        "icon_url": urls.icon_url(release.id) if release.icon_key else None,
+        "created_at": iso(release.created_at),
+    }
+    if admin:
+        data["storage"] = release.storage
+        profile = next(iter(release.profiles), None)
+        data["provisioning_profile"] = profile_dict(profile) if profile else None
+    return data
+
+
+def profile_dict(profile):
+    """Admin-only summary of an iOS provisioning profile, device UDIDs included."""
+    return {
+        "type": profile.kind,
+        "name": profile.name,
+        "uuid": profile.uuid,
+        "team_id": profile.team_id,
+        "team_name": profile.team_name,
+        "app_id": profile.app_id,
+        "created_at": iso(profile.created_at),
+        "expires_at": iso(profile.expires_at),
+        "device_count": len(profile.devices),
+        "devices": profile.devices,
+        "certificates": profile.certificates,
+    }
+
+
+def event_dict(event):
+    return {
+        "id": event.id,
+        "ts": iso(event.ts),
+        "type": event.type,
+        "product_id": event.product_id,
+        "variant_id": event.variant_id,
+        "release_id": event.release_id,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "extra": event.extra,
+    }
+
+
+def device_dict(device):
+    """An iOS device selected with its `variant_ids` (admin_queries.filtered_devices), those IDs sorted."""
+    return {
+        "id": device.id,
+        "udid": device.udid,
+        "device_name": device.device_name,
+        "model": device.model,
+        "os_version": device.os_version,
+        "serial": device.serial,
+        "created_at": iso(device.created_at),
+        "last_seen_at": iso(device.last_seen_at),
+        "apple_registered": device.apple_registered,
+        "apple_device_id": device.apple_device_id,
+        "variant_ids": sorted(device.variant_ids.split(",")) if device.variant_ids else [],
+    }
