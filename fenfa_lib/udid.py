@@ -121,9 +121,10 @@ def create_nonce(variant):
     """A new one-time nonce for `variant`, valid for NONCE_SECONDS; drops nonces long expired."""
     now = utcnow()
     nonce = secrets.token_urlsafe(24)
+    expires_at = now + timedelta(seconds=NONCE_SECONDS)
     with db.atomic():
         UDIDNonce.delete().where(UDIDNonce.expires_at < now - NONCE_RETENTION).execute()
-        UDIDNonce.create(nonce=nonce, variant=variant, created_at=now, expires_at=now + timedelta(seconds=NONCE_SECONDS))
+        UDIDNonce.create(nonce=nonce, variant=variant, created_at=now, expires_at=expires_at)
     return nonce
 
 

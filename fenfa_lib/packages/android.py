@@ -86,9 +86,9 @@ def _launcher_icon(application):
             for intent_filter in activity.iter("intent-filter"):
                 actions = {action.attrs.get("name") for action in intent_filter.iter("action")}
                 categories = {category.attrs.get("name") for category in intent_filter.iter("category")}
-                if "android.intent.action.MAIN" in actions and "android.intent.category.LAUNCHER" in categories:
-                    if activity.attrs.get("icon") is not None:
-                        return activity.attrs["icon"]
+                launches = "android.intent.action.MAIN" in actions and "android.intent.category.LAUNCHER" in categories
+                if launches and activity.attrs.get("icon") is not None:
+                    return activity.attrs["icon"]
     return None
 
 

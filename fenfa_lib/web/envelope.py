@@ -1,4 +1,5 @@
-"""The JSON envelope: one error type, one success helper, and the handlers that use them."""
+"""The JSON envelope: one success helper, and the handlers that answer every error in it (or as an HTML page
+for the pages people browse)."""
 import logging
 
 from flask import current_app, jsonify, render_template, request
