@@ -6,6 +6,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,33 +18,62 @@ def free_port():
         return sock.getsockname()[1]
 
 
-@contextmanager
-def running_fenfa(data_dir, **settings):
-    """Yield (base URL, process) of a fenfa server configured by FENFA_* variables."""
-    port = free_port()
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "FENFA_CONFIG": str(Path(data_dir) / "none.json"),
+@dataclass
+class LiveServer:
+    base: str
+    process: subprocess.Popen
+    log_path: Path
+    port: int
+
+    def log(self):
+        """What the server printed so far (its log lines)."""
+        return self.log_path.read_text("utf-8", errors="replace")
+
+
+def fenfa_command(data_dir, *arguments, **settings):
+    """(argv, environment) that run `python fenfa.py ARGUMENTS` on `data_dir` with FENFA_* `settings`; the
+    configuration file is an empty one beside the data dir."""
+    config = Path(data_dir).parent / "fenfa-config.json"
+    if not config.exists():
+        config.write_text("{}")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "FENFA_CONFIG": str(config),
            "FENFA_DATA_DIR": str(data_dir)}
     env.update({f"FENFA_{key.upper()}": str(value) for key, value in settings.items()})
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "fenfa.py"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    return [sys.executable, str(REPO / "fenfa.py"), *arguments], env
+
+
+@contextmanager
+def live_fenfa(data_dir, **settings):
+    """Yield a LiveServer: fenfa configured by FENFA_* variables, its output in a log file (a pipe nobody
+    reads would fill up and stall the server)."""
+    port = free_port()
+    argv, env = fenfa_command(data_dir, "--host", "127.0.0.1", "--port", str(port), **settings)
+    log_path = Path(data_dir).parent / f"fenfa-{port}.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, port)
     try:
-        wait_for(base, process)
-        yield base, process
+        wait_for(server)
+        yield server
     finally:
         process.terminate()
         process.wait(timeout=15)
 
 
-def wait_for(base, process, timeout=30):
+@contextmanager
+def running_fenfa(data_dir, **settings):
+    """Yield (base URL, process) of a fenfa server configured by FENFA_* variables."""
+    with live_fenfa(data_dir, **settings) as server:
+        yield server.base, server.process
+
+
+def wait_for(server, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"fenfa exited with {process.returncode}: {process.stdout.read().decode()}")
+        if server.process.poll() is not None:
+            raise RuntimeError(f"fenfa exited with {server.process.returncode}: {server.log()}")
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+            with urllib.request.urlopen(f"{server.base}/healthz", timeout=1):
                 return
         except OSError:
             time.sleep(0.1)

@@ -4,13 +4,13 @@ import struct
 import zipfile
 
 import pytest
-from test_images import make_png
 
 from fenfa_lib.packages import parse_package
 from fenfa_lib.packages.aab import parse_aab
 from fenfa_lib.packages.appinfo import PackageError
 
 from corpus import icon_size, sample, sample_names
+from helpers import count_calls, make_png
 
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
 ATTRIBUTE_IDS = {"label": 0x01010001, "icon": 0x01010002, "name": 0x01010003, "versionCode": 0x0101021B,
@@ -77,7 +77,10 @@ def element(tag, attributes=(), children=()):
 def proto_manifest(package="com.example.bundle", version_code=12, version_name="1.2", label=None, min_sdk="24"):
     sdk = element("uses-sdk", [attribute("minSdkVersion", min_sdk, primitive(24)),
                                attribute("targetSdkVersion", "34", primitive(34))])
-    label_attr = attribute("label", "@string/app_name", reference(LABEL_ID)) if label is None else attribute("label", label)
+    if label is None:
+        label_attr = attribute("label", "@string/app_name", reference(LABEL_ID))
+    else:
+        label_attr = attribute("label", label)
     application = element("application", [label_attr, attribute("icon", "@mipmap/ic_launcher", reference(ICON_ID))])
     attrs = [attribute("package", package)] if package else []
     attrs += [attribute("versionCode", str(version_code), primitive(version_code))] if version_code else []
@@ -151,8 +154,8 @@ def test_synthetic_bundle_resolves_label_and_icon_through_resources_pb(tmp_path)
 def test_adaptive_only_icon_uses_a_raster_foreground(tmp_path):
     adaptive = element("adaptive-icon", children=[element("foreground", [
         attribute("drawable", "@drawable/fg", reference(FOREGROUND_ID))])])
-    members = {"base/resources.pb": resource_table([(0xFFFE, "res/mipmap-anydpi-v26/ic_launcher.xml")],
-                                                   [(320, "res/drawable-xhdpi/fg.png"), (160, "res/drawable-mdpi/fg.png")]),
+    foregrounds = [(320, "res/drawable-xhdpi/fg.png"), (160, "res/drawable-mdpi/fg.png")]
+    members = {"base/resources.pb": resource_table([(0xFFFE, "res/mipmap-anydpi-v26/ic_launcher.xml")], foregrounds),
                "base/res/mipmap-anydpi-v26/ic_launcher.xml": adaptive,
                "base/res/drawable-xhdpi/fg.png": make_png(16, 16),
                "base/res/drawable-mdpi/fg.png": make_png(8, 8)}
@@ -213,7 +216,8 @@ def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_pat
     assert raised.value.__cause__ is error
 
 
-def test_mutated_manifests_only_ever_raise_package_error(tmp_path):
+def test_mutated_manifests_only_ever_raise_package_error(tmp_path, monkeypatch):
+    read = count_calls(monkeypatch, "fenfa_lib.packages.aab.read_manifest")
     good, generator = proto_manifest(), random.Random(99)
     for _ in range(300):
         damaged = bytearray(good)
@@ -223,6 +227,7 @@ def test_mutated_manifests_only_ever_raise_package_error(tmp_path):
             parse_aab(make_aab(tmp_path / "fuzz.aab", bytes(damaged)))
         except PackageError:
             pass
+    assert len(read) > 0, "no mutated manifest got past the zip and the protobuf decoder into read_manifest"
 
 
 def test_parse_package_dispatches_aab_by_extension(tmp_path):

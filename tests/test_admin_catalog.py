@@ -127,7 +127,8 @@ def test_variant_validation(api, body, message):
 def test_update_variant(api):
     product = api.create_product()
     variant = api.create_variant(product["id"], platform="windows")
-    changes = {"display_name": "Windows x64", "arch": "x64", "installer_type": "msi", "min_os": "10", "published": False}
+    changes = {"display_name": "Windows x64", "arch": "x64", "installer_type": "msi", "min_os": "10",
+               "published": False}
     updated = api.data("PUT", f"/admin/api/variants/{variant['id']}", json=changes)["variant"]
     assert {key: updated[key] for key in changes} == changes
     response = api.call("PUT", f"/admin/api/variants/{variant['id']}", json={"installer_type": "ipa"})

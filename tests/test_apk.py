@@ -5,7 +5,6 @@ import struct
 import zipfile
 
 import pytest
-from test_images import make_png
 
 from fenfa_lib.packages import parse_package
 from fenfa_lib.packages.android import Element, Ref, icon_rasters, raster_files
@@ -13,15 +12,21 @@ from fenfa_lib.packages.apk import parse_apk
 from fenfa_lib.packages.appinfo import PackageError
 
 from corpus import icon_size, sample, sample_names
+from helpers import (
+    APP_ICON,
+    AXML_BOOLEAN,
+    AXML_REFERENCE,
+    AXML_STRING,
+    Axml,
+    count_calls,
+    make_apk,
+    make_png,
+    manifest,
+)
 
 # The launcher activity's own icon wins over the application icon, as on the home screen.
 LAUNCHER_ICONS = {"android-a2dpvol-localized-label.apk": "res/drawable/icon5.png"}
-ANDROID_NS = "http://schemas.android.com/apk/res/android"
-ATTRIBUTE_IDS = {"label": 0x01010001, "icon": 0x01010002, "name": 0x01010003, "required": 0x0101028E,
-                 "versionCode": 0x0101021B, "versionName": 0x0101021C, "minSdkVersion": 0x0101020C,
-                 "targetSdkVersion": 0x01010270, "drawable": 0x01010199}
-APP_ICON, ACTIVITY_ICON, FOREGROUND, BACKGROUND = 0x7F020000, 0x7F020001, 0x7F020002, 0x7F020003
-STRING, REFERENCE, INT, BOOLEAN = 0x03, 0x01, 0x10, 0x12
+ACTIVITY_ICON, FOREGROUND, BACKGROUND = 0x7F020001, 0x7F020002, 0x7F020003  # resource ids beside APP_ICON
 
 
 @pytest.mark.parametrize("name", sample_names("*.apk"))
@@ -54,91 +59,6 @@ def test_corpus_label_without_a_default_config_uses_the_best_available():
     assert parse_apk(path).display_name == "Jamendo"
 
 
-class Axml:
-    """A minimal binary XML (AXML) writer: UTF-16 string pool, resource map, namespace and element chunks."""
-
-    def __init__(self):
-        self.strings = list(ATTRIBUTE_IDS) + [ANDROID_NS, "android"]
-        self.body = b""
-
-    def index(self, text):
-        if text not in self.strings:
-            self.strings.append(text)
-        return self.strings.index(text)
-
-    def start(self, tag, attrs=()):
-        """attrs: (name, value type, value) with value a str, int or bool."""
-        encoded = b""
-        for name, kind, value in attrs:
-            raw = self.index(value) if kind == STRING else 0xFFFFFFFF
-            data = {STRING: raw, BOOLEAN: 0xFFFFFFFF if value else 0}.get(kind, value)
-            namespace = self.index(ANDROID_NS) if name in ATTRIBUTE_IDS else 0xFFFFFFFF
-            encoded += struct.pack("<IIIHBBI", namespace, self.index(name), raw, 8, 0, kind, data)
-        header = struct.pack("<IIIIHHHHHH", 0, 0xFFFFFFFF, 0xFFFFFFFF, self.index(tag), 20, 20, len(attrs), 0, 0, 0)
-        self.body += struct.pack("<HHI", 0x0102, 16, 8 + len(header) + len(encoded)) + header + encoded
-        return self
-
-    def end(self, tag):
-        self.body += struct.pack("<HHIIIII", 0x0103, 16, 24, 0, 0xFFFFFFFF, 0xFFFFFFFF, self.index(tag))
-        return self
-
-    def build(self):
-        namespace = struct.pack("<IIII", 0, 0xFFFFFFFF, self.index("android"), self.index(ANDROID_NS))
-        start_ns = struct.pack("<HHI", 0x0100, 16, 24) + namespace
-        end_ns = struct.pack("<HHI", 0x0101, 16, 24) + namespace
-        data = b"".join(struct.pack("<H", len(text)) + text.encode("utf-16-le") + b"\x00\x00" for text in self.strings)
-        offsets, position = [], 0
-        for text in self.strings:
-            offsets.append(position)
-            position += 4 + 2 * len(text)
-        data += bytes(-len(data) % 4)
-        pool_header = struct.pack("<IIIII", len(self.strings), 0, 0, 28 + 4 * len(self.strings), 0)
-        pool = struct.pack("<HHI", 0x0001, 28, 8 + len(pool_header) + 4 * len(offsets) + len(data)) + pool_header
-        pool += struct.pack(f"<{len(offsets)}I", *offsets) + data
-        resource_map = struct.pack("<HHI", 0x0180, 8, 8 + 4 * len(ATTRIBUTE_IDS)) + struct.pack(
-            f"<{len(ATTRIBUTE_IDS)}I", *ATTRIBUTE_IDS.values())
-        chunks = pool + resource_map + start_ns + self.body + end_ns
-        return struct.pack("<HHI", 0x0003, 8, 8 + len(chunks)) + chunks
-
-
-def typed(value):
-    """The AXML value type of a test value: text is a string, a number an integer."""
-    return STRING if isinstance(value, str) else INT
-
-
-def manifest(package="com.example.synthetic", version_name="3.1 beta", version_code=31, label="Synthetic Label",
-             watch=False, extra=(), launcher_icon=None, min_sdk=21, target_sdk=34):
-    xml = Axml()
-    attrs = [("package", STRING, package)] if package else []
-    attrs += [("versionCode", typed(version_code), version_code)] if version_code is not None else []
-    attrs += [("versionName", STRING, version_name)] if version_name is not None else []
-    xml.start("manifest", attrs)
-    sdk = [("minSdkVersion", typed(min_sdk), min_sdk), ("targetSdkVersion", typed(target_sdk), target_sdk)]
-    xml.start("uses-sdk", sdk).end("uses-sdk")
-    if watch:
-        xml.start("uses-feature", [("name", STRING, "android.hardware.type.watch")]).end("uses-feature")
-    for tag, attributes in extra:
-        xml.start(tag, attributes).end(tag)
-    label_attr = [("label", STRING, label)] if isinstance(label, str) else [("label", REFERENCE, label)]
-    xml.start("application", label_attr + [("icon", REFERENCE, APP_ICON)])
-    if launcher_icon:
-        xml.start("activity", [("name", STRING, ".Settings"), ("icon", REFERENCE, APP_ICON)]).end("activity")
-        xml.start("activity", [("name", STRING, ".Main"), ("icon", REFERENCE, launcher_icon)]).start("intent-filter")
-        xml.start("action", [("name", STRING, "android.intent.action.MAIN")]).end("action")
-        xml.start("category", [("name", STRING, "android.intent.category.LAUNCHER")]).end("category")
-        xml.end("intent-filter").end("activity")
-    return xml.end("application").end("manifest").build()
-
-
-def make_apk(path, manifest_bytes, members=None):
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        if manifest_bytes is not None:
-            archive.writestr("AndroidManifest.xml", manifest_bytes)
-        for name, data in (members or {}).items():
-            archive.writestr(name, data)
-    return path
-
-
 def test_synthetic_apk_without_resource_table_uses_the_fallbacks(tmp_path):
     members = {
         "res/mipmap-hdpi-v4/ic_launcher.png": make_png(12, 12),
@@ -163,7 +83,8 @@ def test_literal_label_and_watch_feature(tmp_path):
 
 
 def test_optional_watch_feature_does_not_make_a_watch_app(tmp_path):
-    optional = [("uses-feature", [("name", STRING, "android.hardware.type.watch"), ("required", BOOLEAN, False)])]
+    optional = [("uses-feature", [("name", AXML_STRING, "android.hardware.type.watch"),
+                                  ("required", AXML_BOOLEAN, False)])]
     assert parse_apk(make_apk(tmp_path / "app.apk", manifest(extra=optional))).device_family == []
 
 
@@ -259,8 +180,8 @@ def test_launcher_activity_icon_wins_then_the_highest_density_raster(tmp_path, m
 
 
 def test_adaptive_only_icon_uses_its_raster_foreground(tmp_path, monkeypatch):
-    adaptive = Axml().start("adaptive-icon").start("background", [("drawable", REFERENCE, BACKGROUND)])
-    adaptive.end("background").start("foreground", [("drawable", REFERENCE, FOREGROUND)]).end("foreground")
+    adaptive = Axml().start("adaptive-icon").start("background", [("drawable", AXML_REFERENCE, BACKGROUND)])
+    adaptive.end("background").start("foreground", [("drawable", AXML_REFERENCE, FOREGROUND)]).end("foreground")
     values = {APP_ICON: [(FakeConfig(density=0xFFFE), "res/obfuscated.xml")],
               FOREGROUND: [(FakeConfig(density=480), "res/fg.png")],
               BACKGROUND: [(FakeConfig(density=640), "res/bg.png")]}
@@ -341,7 +262,8 @@ def test_not_a_zip_raises_package_error(tmp_path):
         parse_apk(path)
 
 
-def test_mutated_manifests_only_ever_raise_package_error(tmp_path):
+def test_mutated_manifests_only_ever_raise_package_error(tmp_path, monkeypatch):
+    read = count_calls(monkeypatch, "fenfa_lib.packages.apk.read_manifest")
     good, generator = manifest(), random.Random(1234)
     for _ in range(300):
         damaged = bytearray(good)
@@ -351,6 +273,7 @@ def test_mutated_manifests_only_ever_raise_package_error(tmp_path):
             parse_apk(make_apk(tmp_path / "fuzz.apk", bytes(damaged)))
         except PackageError:
             pass
+    assert len(read) > 0, "no mutated manifest got past the zip and the binary XML decoder into read_manifest"
 
 
 def test_parse_package_dispatches_apk_by_extension(tmp_path):

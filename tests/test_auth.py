@@ -66,11 +66,8 @@ def test_refused_request_changes_nothing(api, ids):
     assert api.data("GET", f"/admin/api/products/{ids['product']}")["product"]["id"] == ids["product"]
 
 
-def test_several_comma_separated_tokens_are_accepted(data_dir):
-    from fenfa import create_app
-
-    app = create_app({"data_dir": data_dir, "admin_token": "first, second", "upload_token": ""})
-    client = app.test_client()
+def test_several_comma_separated_tokens_are_accepted(make_app):
+    client = make_app(admin_token="first, second", upload_token="").test_client()
     for token in ("first", "second"):
         assert client.get("/admin/api/products", headers={"X-Auth-Token": token}).status_code == 200
     assert client.get("/admin/api/products", headers={"X-Auth-Token": "third"}).status_code == 401

@@ -7,7 +7,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from browser import admin_get, chromium, live_server, open_as, save_screenshot  # noqa: F401 (fixtures)
+from browser import admin_get, save_screenshot
 from shop import EXE, SCRIPT
 
 FIRST_CARD = {"iphone": "ios", "ipad": "ios", "android": "android", "windows": "windows"}

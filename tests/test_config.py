@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from fenfa import create_app
-from fenfa_lib.config import ConfigError, load_config
+from fenfa_lib.config import DEFAULTS, ConfigError, load_config
+
+from helpers import ADMIN_TOKEN
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,14 +42,34 @@ def test_file_then_environment_then_overrides(monkeypatch, tmp_path):
     assert (config["port"], config["primary_domain"]) == (9200, "https://a.example")
 
 
-def test_every_key_has_an_environment_variable(monkeypatch):
-    monkeypatch.setenv("FENFA_APPLE_API_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("FENFA_UDID_SIGNING_CERT", "/tmp/cert.pem")
-    monkeypatch.setenv("FENFA_TRUSTED_PROXIES", "1")
-    config = load_config()
-    assert (config["apple_api_url"], config["udid_signing_cert"], config["trusted_proxies"]) == (
-        "http://127.0.0.1:9", "/tmp/cert.pem", 1,
-    )
+# For each configuration key: a value for its FENFA_* variable, and what load_config makes of it (not the default).
+ENVIRONMENT_EXAMPLES = {
+    "host": ("127.0.0.1", "127.0.0.1"),
+    "port": ("9100", 9100),
+    "data_dir": ("/srv/fenfa-data", Path("/srv/fenfa-data").resolve()),
+    "primary_domain": ("https://apps.example.com/", "https://apps.example.com"),
+    "admin_token": ("one, two", ["one", "two"]),
+    "upload_token": ("three", ["three"]),
+    "max_upload_mb": ("10", 10),
+    "trusted_proxies": ("1", 1),
+    "apple_api_url": ("http://127.0.0.1:9", "http://127.0.0.1:9"),
+    "udid_signing_cert": ("/tmp/cert.pem", "/tmp/cert.pem"),
+    "udid_signing_key": ("/tmp/key.pem", "/tmp/key.pem"),
+    "threads": ("4", 4),
+    "connection_limit": ("50", 50),
+    "channel_timeout": ("60", 60),
+    "accel_redirect": ("/protected/", "/protected/"),
+    "log_format": ("json", "json"),
+}
+
+
+@pytest.mark.parametrize("key", list(DEFAULTS))
+def test_every_key_has_an_environment_variable(monkeypatch, key):
+    assert key in ENVIRONMENT_EXAMPLES, f"add an example value for FENFA_{key.upper()} to ENVIRONMENT_EXAMPLES"
+    value, expected = ENVIRONMENT_EXAMPLES[key]
+    assert load_config()[key] != expected
+    monkeypatch.setenv(f"FENFA_{key.upper()}", value)
+    assert load_config()[key] == expected
 
 
 def test_broken_config_names_the_file_and_line(monkeypatch, tmp_path):
@@ -60,7 +82,8 @@ def test_broken_config_names_the_file_and_line(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "values,message",
-    [({"port": "eighty"}, "port must be an integer"), ({"colour": "red"}, "unknown key"), ({"admin_token": 5}, "admin_token")],
+    [({"port": "eighty"}, "port must be an integer"), ({"colour": "red"}, "unknown key"),
+     ({"admin_token": 5}, "admin_token")],
 )
 def test_bad_values_are_refused(monkeypatch, tmp_path, values, message):
     monkeypatch.setenv("FENFA_CONFIG", str(write_config(tmp_path, values)))
@@ -111,17 +134,17 @@ def test_configured_primary_domain_is_checked(monkeypatch):
 
 
 @pytest.mark.parametrize("content", [b"short", b"\xff\xfe" * 40])
-def test_unusable_secret_key_stops_start_up_with_a_message(data_dir, content):
+def test_unusable_secret_key_stops_start_up_with_a_message(make_app, data_dir, content):
     data_dir.mkdir(parents=True)
     (data_dir / "secret.key").write_bytes(content)
     with pytest.raises(ConfigError, match="secret.key holds no usable key"):
-        create_app({"data_dir": data_dir, "admin_token": "t"})
+        make_app()
 
 
-def test_a_database_from_an_older_version_gets_the_new_columns(data_dir):
+def test_a_database_from_an_older_version_gets_the_new_columns(make_app, data_dir):
     import sqlite3
 
-    create_app({"data_dir": data_dir, "admin_token": "t"})
+    make_app()
     with sqlite3.connect(data_dir / "fenfa.db") as connection:
         connection.execute("ALTER TABLE settings DROP COLUMN s3_path_style")
         connection.execute("DROP TABLE udidnonce")
@@ -129,10 +152,9 @@ def test_a_database_from_an_older_version_gets_the_new_columns(data_dir):
             "CREATE TABLE udidnonce (nonce VARCHAR(255) NOT NULL PRIMARY KEY, variant_id VARCHAR(255) NOT NULL "
             "REFERENCES variant (id) ON DELETE CASCADE, created_at DATETIME NOT NULL, expires_at DATETIME NOT NULL, "
             "used_at DATETIME)")
-    app = create_app({"data_dir": data_dir, "admin_token": "t"})
-    client = app.test_client()
+    client = make_app().test_client()
     assert client.get("/healthz").status_code == 200
-    settings = client.get("/admin/api/settings", headers={"X-Auth-Token": "t"}).json["data"]
+    settings = client.get("/admin/api/settings", headers={"X-Auth-Token": ADMIN_TOKEN}).json["data"]
     assert settings["s3_path_style"] is True
     with sqlite3.connect(data_dir / "fenfa.db") as connection:
         assert "device_id" in {row[1] for row in connection.execute("PRAGMA table_info(udidnonce)")}

@@ -43,10 +43,8 @@ def test_healthz_reports_database_storage_and_https_warning(client):
     assert any("https" in warning for warning in data["warnings"])
 
 
-def test_healthz_has_no_warning_with_an_https_primary_domain(data_dir):
-    from fenfa import create_app
-
-    app = create_app({"data_dir": data_dir, "admin_token": ["t"], "primary_domain": "https://apps.example.com/"})
+def test_healthz_has_no_warning_with_an_https_primary_domain(make_app):
+    app = make_app(primary_domain="https://apps.example.com/")
     assert app.test_client().get("/healthz").json["data"]["warnings"] == []
 
 

@@ -6,9 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from fenfa_lib.web.budget import ANONYMOUS_WRITES_PER_MINUTE, WRITE_LIMITER
 from fenfa_lib.models import Event
-from fenfa_lib.web.budget import RateLimiter
+from fenfa_lib.web.budget import ANONYMOUS_WRITES_PER_MINUTE, WRITE_LIMITER, RateLimiter
 
 from helpers import UPLOAD_TOKEN, assert_error
 

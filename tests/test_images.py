@@ -6,62 +6,8 @@ import pytest
 
 from fenfa_lib.packages.images import cgbi_to_png, image_type, is_cgbi, png_size
 
-from corpus import png_pixels, png_predictor
-
-CGBI_CHUNK_BODY = b"\x50\x00\x20\x06"
-
-
-def chunk(kind, body):
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def filter_rows(pixels, width, height, bpp, filter_types):
-    """PNG-filter each row with the filter type given for it (cycled), as an encoder would."""
-    stride, out, previous = width * bpp, bytearray(), bytes(width * bpp)
-    for y in range(height):
-        row, kind = pixels[y * stride:(y + 1) * stride], filter_types[y % len(filter_types)]
-        out.append(kind)
-        for i in range(stride):
-            left, up_left = (row[i - bpp], previous[i - bpp]) if i >= bpp else (0, 0)
-            out.append((row[i] - png_predictor(kind, left, previous[i], up_left)) & 0xFF)
-        previous = row
-    return bytes(out)
-
-
-def make_png(width, height, rgba=None):
-    """A standard RGBA PNG, by default a gradient."""
-    rgba = rgba or bytes((x * 7 + y, y * 5, x ^ y, 255)[c] & 0xFF for y in range(height) for x in range(width)
-                         for c in range(4))
-    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    raw = filter_rows(rgba, width, height, 4, [0])
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
-
-
-def make_cgbi(width, height, rgba, color_type=6, filter_types=(0, 1, 2, 3, 4)):
-    """Crush pixels the way Xcode does: premultiply alpha, swap to BGR(A), filter, raw deflate, CgBI first."""
-    bpp = 4 if color_type == 6 else 3
-    crushed = bytearray()
-    for i in range(0, len(rgba), 4):
-        red, green, blue, alpha = rgba[i:i + 4]
-        if color_type == 6:
-            red, green, blue = ((value * alpha + 127) // 255 for value in (red, green, blue))
-            crushed += bytes((blue, green, red, alpha))
-        else:
-            crushed += bytes((blue, green, red))
-    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
-    data = deflater.compress(filter_rows(bytes(crushed), width, height, bpp, filter_types)) + deflater.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"CgBI", CGBI_CHUNK_BODY) + chunk(b"IHDR", header)
-            + chunk(b"IDAT", data[:50]) + chunk(b"IDAT", data[50:]) + chunk(b"IEND", b""))
-
-
-def sample_pixels(width, height):
-    """RGBA pixels with opaque, transparent and partly transparent values (alpha >= 128 keeps rounding in ±1)."""
-    alphas = (255, 0, 128, 200, 254, 170, 129)
-    return bytes(value for y in range(height) for x in range(width)
-                 for value in ((x * 37 + y * 11) % 256, (x * 5 + y * 53) % 256, (x * y * 3 + 17) % 256,
-                               alphas[(x + y) % len(alphas)]))
+from corpus import png_pixels
+from helpers import CGBI_CHUNK_BODY, chunk, make_cgbi, make_png, sample_pixels
 
 
 def test_cgbi_conversion_restores_the_original_rgba_pixels():

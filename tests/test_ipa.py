@@ -8,14 +8,22 @@ import zlib
 from datetime import UTC, datetime
 
 import pytest
-from test_images import CGBI_CHUNK_BODY, chunk, make_cgbi, make_png, sample_pixels
-from test_mobileprovision import ber_chunked_profile, profile_plist
 
 from fenfa_lib.packages import parse_package
 from fenfa_lib.packages.appinfo import AppInfo, PackageError
 from fenfa_lib.packages.ipa import parse_ipa
 
 from corpus import icon_size, ihdr_size, sample, sample_names
+from helpers import (
+    CGBI_CHUNK_BODY,
+    ber_chunked_profile,
+    chunk,
+    count_calls,
+    make_cgbi,
+    make_png,
+    profile_plist,
+    sample_pixels,
+)
 
 FAMILIES = {1: "iphone", 2: "ipad", 3: "tv", 4: "watch"}
 KINDS = {"enterprise/in-house": "enterprise"}
@@ -90,7 +98,8 @@ def make_ipa(path, plist, app_dir="Payload/My App.app/", fmt=plistlib.FMT_BINARY
         archive.writestr(app_dir + "Watch/Watch.app/Info.plist",
                          plistlib.dumps(info(CFBundleIdentifier="com.example.synthetic.watch")))
         if plist is not None:
-            archive.writestr(app_dir + "Info.plist", plist if isinstance(plist, bytes) else plistlib.dumps(plist, fmt=fmt))
+            encoded = plist if isinstance(plist, bytes) else plistlib.dumps(plist, fmt=fmt)
+            archive.writestr(app_dir + "Info.plist", encoded)
         for name, data in (members or {}).items():
             archive.writestr(name, data)
     return path
@@ -211,7 +220,8 @@ def test_oversized_info_plist_is_rejected_without_trusting_the_header(tmp_path):
     (plistlib.dumps(["a", "list"]), {}, "not a dictionary"),
     (info(CFBundleIdentifier=None), {}, "no CFBundleIdentifier"),
     (info(CFBundleIdentifier="   "), {}, "no CFBundleIdentifier"),
-    (info(CFBundleShortVersionString=None, CFBundleVersion=None), {}, "no CFBundleShortVersionString or CFBundleVersion"),
+    (info(CFBundleShortVersionString=None, CFBundleVersion=None), {},
+     "no CFBundleShortVersionString or CFBundleVersion"),
     (info(), {"Payload/Second.app/Info.plist": plistlib.dumps(info())}, "more than one"),
     (info(CFBundleIdentifier="a" * 300_000), {}, "bundle identifier is not valid"),
     (info(CFBundleIdentifier="a" * 256), {}, "bundle identifier is not valid"),
@@ -234,18 +244,27 @@ ODD_VALUES = [1, True, 2.5, float("inf"), "text", "", "²", "1" * 5000, ["1" * 5
               [], [{}], [1.5, [], "2"], {}, {"a": [{}]}, b"bytes", datetime(2020, 1, 1)]
 
 
+# Every key parse_ipa reads, as a path from the top of Info.plist: the top-level keys, and the primary icon (a name
+# or a dictionary of icon files) inside either icons dictionary.
+READ_KEYS = [(key,) for key in ("CFBundleIdentifier", "CFBundleShortVersionString", "CFBundleVersion",
+                                "CFBundleDisplayName", "CFBundleName", "MinimumOSVersion", "DTPlatformVersion",
+                                "UIDeviceFamily", "CFBundleSupportedPlatforms", "CFBundleIcons", "CFBundleIcons~ipad",
+                                "CFBundleIconFiles", "CFBundleIconFile")]
+READ_KEYS += [(icons, "CFBundlePrimaryIcon", *files) for icons in ("CFBundleIcons", "CFBundleIcons~ipad")
+              for files in ((), ("CFBundleIconFiles",))]
+
+
 @pytest.mark.parametrize("value", ODD_VALUES, ids=reprlib.repr)
-def test_odd_value_types_in_any_key_never_crash(tmp_path, value):
-    keys = ["CFBundleIdentifier", "CFBundleShortVersionString", "CFBundleVersion", "CFBundleDisplayName",
-            "CFBundleName", "MinimumOSVersion", "DTPlatformVersion", "UIDeviceFamily", "CFBundleSupportedPlatforms",
-            "CFBundleIcons", "CFBundleIcons~ipad", "CFBundleIconFiles", "CFBundleIconFile"]
-    for key in keys:
-        for plist in (info(**{key: value}), info(CFBundleIcons={"CFBundlePrimaryIcon": value})):
-            try:
-                app = parse_ipa(make_ipa(tmp_path / "odd.ipa", plist, fmt=plistlib.FMT_XML))
-            except PackageError:
-                continue
-            assert isinstance(app.identifier, str) and isinstance(app.version, str) and isinstance(app.build, str)
+@pytest.mark.parametrize("path", READ_KEYS, ids="/".join)
+def test_odd_value_types_in_any_key_never_crash(tmp_path, path, value):
+    for key in reversed(path[1:]):  # nest the odd value under the rest of the path
+        value = {key: value}
+    plist = info(**{path[0]: value})
+    try:
+        app = parse_ipa(make_ipa(tmp_path / "odd.ipa", plist, fmt=plistlib.FMT_XML))
+    except PackageError:
+        return
+    assert isinstance(app.identifier, str) and isinstance(app.version, str) and isinstance(app.build, str)
 
 
 @pytest.mark.parametrize("family, found", [(["1" * 5000], []), (["2", "1" * 5000], ["ipad"]), (["002"], ["ipad"])])
@@ -273,8 +292,9 @@ def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_pat
     assert raised.value.__cause__ is error
 
 
-def test_damaged_archives_only_ever_raise_package_error(tmp_path):
+def test_damaged_archives_only_ever_raise_package_error(tmp_path, monkeypatch):
     good = make_ipa(tmp_path / "good.ipa", info()).read_bytes()
+    loaded = count_calls(monkeypatch, "fenfa_lib.packages.ipa._load_plist")
     for cut in range(0, len(good), max(1, len(good) // 60)):
         damaged = tmp_path / "damaged.ipa"
         damaged.write_bytes(good[:cut] + bytes(b ^ 0x5A for b in good[cut:cut + 7]) + good[cut + 7:])
@@ -282,6 +302,7 @@ def test_damaged_archives_only_ever_raise_package_error(tmp_path):
             parse_ipa(damaged)
         except PackageError:
             pass
+    assert len(loaded) > 0, "no damaged archive got past the zip checks into the Info.plist parser"
 
 
 @pytest.mark.parametrize("file_name", ["App.ipa", "APP.IPA", "release-1.0.Ipa"])

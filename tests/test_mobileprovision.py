@@ -1,23 +1,18 @@
 """Provisioning profiles: real signed ones from the corpus, and CMS envelopes built here (DER and BER-chunked)."""
 import plistlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
 
 from fenfa_lib.packages.appinfo import PackageError
 from fenfa_lib.packages.mobileprovision import parse_mobileprovision
 
 from corpus import sample, sample_names
+from helpers import CERT_EXPIRY, DATA_OID, ber, ber_chunked_profile, developer_certificate, profile_plist
 
 KINDS = {"enterprise/in-house": "enterprise"}
-SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
-DATA_OID = bytes.fromhex("06092a864886f70d010701")
-CERT_EXPIRY = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 def utc(text):
@@ -38,46 +33,6 @@ def test_corpus_profiles_match_expected_metadata(name):
     assert profile.expires_at == utc(meta["ExpirationDate"])
     assert len(profile.devices) == meta["devices"]
     assert profile.certificates and all(cert["name"] and cert["expires_at"].tzinfo for cert in profile.certificates)
-
-
-def developer_certificate():
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Apple Development: Test Person (AB12CD34EF)")])
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(7).not_valid_before(CERT_EXPIRY - timedelta(days=365)).not_valid_after(CERT_EXPIRY)
-                   .sign(key, hashes.SHA256()))
-    return certificate, key
-
-
-def profile_plist(**overrides):
-    certificate, _ = developer_certificate()
-    info = {
-        "Name": "Synthetic Profile",
-        "UUID": "0a1b2c3d-0000-4000-8000-123456789abc",
-        "TeamIdentifier": ["TEAM123456"],
-        "TeamName": "Synthetic Team",
-        "CreationDate": datetime(2030, 1, 2, 3, 4, 5),
-        "ExpirationDate": datetime(2031, 1, 2, 3, 4, 5),
-        "Entitlements": {"application-identifier": "TEAM123456.com.example.synthetic", "get-task-allow": False},
-        "DeveloperCertificates": [certificate.public_bytes(serialization.Encoding.DER)],
-    }
-    info.update(overrides)
-    return plistlib.dumps({key: value for key, value in info.items() if value is not None})
-
-
-def ber(tag, *parts):
-    """An indefinite-length BER element, which DER forbids and Apple's tools may emit."""
-    return tag + b"\x80" + b"".join(parts) + b"\x00\x00"
-
-
-def ber_chunked_profile(content, chunk_size=100):
-    """ContentInfo(SignedData) whose content is a constructed OCTET STRING split into chunks: chunk headers land
-    inside the plist bytes, which breaks parsers that slice from <?xml to </plist>."""
-    chunks = b"".join(b"\x04\x81" + bytes([len(piece)]) + piece
-                      for piece in (content[i:i + chunk_size] for i in range(0, len(content), chunk_size)))
-    encapsulated = ber(b"\x30", DATA_OID, ber(b"\xa0", ber(b"\x24", chunks)))
-    signed_data = ber(b"\x30", b"\x02\x01\x01", b"\x31\x00", encapsulated, b"\x31\x00")
-    return ber(b"\x30", SIGNED_DATA_OID, ber(b"\xa0", signed_data))
 
 
 def der_signed_profile(content):

@@ -5,11 +5,11 @@ import re
 
 import pytest
 import zxingcpp
+from markupsafe import escape
 from PIL import Image
-from test_apk import make_apk, manifest
 
 from corpus import icon_size, png_pixels
-from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error, make_apk, manifest
 from shop import ANDROID_SAMPLE, EXE, SCRIPT
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 Safari/604.1"
@@ -18,6 +18,7 @@ ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/12
 WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
 MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
 LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
+SHOP_PLATFORMS = ["windows", "macos", "android", "ios", "linux"]  # the shop's variants, in admin order
 
 
 def page(client, path="/products/demo", user_agent=WINDOWS, **headers):
@@ -44,7 +45,20 @@ def test_landing_page_is_small_and_lists_no_products(client, shop):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_product_page_shows_each_card_with_its_release(client, shop):
+@pytest.mark.parametrize("platform", SHOP_PLATFORMS)
+def test_product_page_shows_each_card_with_its_release(client, shop, platform):
+    html = page(client)
+    assert sorted(card_platforms(html)) == sorted(SHOP_PLATFORMS)
+    release, card = shop["releases"][platform], card_html(html, platform)
+    assert f"<h2>{escape(shop['variants'][platform]['display_name'])}</h2>" in card
+    assert re.search(rf'<a class="button primary" href="[^"]*{release["id"]}[^"]*" data-release="{release["id"]}">',
+                     card)
+    assert f"<dt>Released</dt><dd>{release['created_at'][:10]}</dd>" in card
+    if release["version"]:
+        assert f"<dd>{release['version']} <span class=\"muted\">(build {release['build']})</span></dd>" in card
+
+
+def test_product_page_shows_the_product_and_its_ios_and_android_cards_in_detail(client, shop):
     html = page(client, user_agent=IPHONE)
     ios, android = shop["releases"]["ios"], shop["releases"]["android"]
     assert "<h1>Demo App</h1>" in html and "Builds for testers" in html
@@ -71,8 +85,7 @@ def test_product_page_shows_each_card_with_its_release(client, shop):
 ])
 def test_the_visitors_platform_comes_first(client, shop, user_agent, first):
     html = page(client, user_agent=user_agent)
-    admin_order = ["windows", "macos", "android", "ios", "linux"]
-    expected = [first] + [p for p in admin_order if p != first] if first else admin_order
+    expected = [first] + [p for p in SHOP_PLATFORMS if p != first] if first else SHOP_PLATFORMS
     assert card_platforms(html) == expected
     assert re.findall(r'class="card recommended" data-platform="(\w+)"', html) == ([first] if first else [])
 

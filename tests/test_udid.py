@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
-from fenfa import create_app
 from fenfa_lib import udid
 from fenfa_lib.config import server_secret
 from fenfa_lib.models import DeviceBinding, IOSDevice, UDIDNonce, utcnow
@@ -26,7 +25,7 @@ from fenfa_lib.packages.mobileprovision import parse_mobileprovision
 from fenfa_lib.web.urls import with_query
 
 from corpus import require_samples, skip_or_fail
-from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
+from helpers import assert_error
 
 BASE_IPA = "ios-iphone-binary-plist-no-icons.ipa"  # its own profile is a development one
 ENTERPRISE_IPA = "ios-legacy-min-ios5-helloworld.ipa"
@@ -220,13 +219,9 @@ def signing_files(tmp_path):
     return {"cert": tmp_path / "chain.pem", "key": tmp_path / "leaf.key", "leaf": leaf[0], "ca": ca[0]}
 
 
-def signed_app(data_dir, cert, key):
-    return create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN], "upload_token": [UPLOAD_TOKEN],
-                       "udid_signing_cert": str(cert), "udid_signing_key": str(key)})
-
-
-def test_profile_is_cms_signed_when_a_certificate_is_configured(ios_app, data_dir, signing_files, tmp_path):
-    client = signed_app(data_dir, signing_files["cert"], signing_files["key"]).test_client()
+def test_profile_is_cms_signed_when_a_certificate_is_configured(ios_app, make_app, signing_files, tmp_path):
+    app = make_app(udid_signing_cert=str(signing_files["cert"]), udid_signing_key=str(signing_files["key"]))
+    client = app.test_client()
     response = get_profile(client, ios_app["variant"]["id"])
     assert response.headers["Content-Type"] == "application/x-apple-aspen-config"
     body = response.data
@@ -252,12 +247,13 @@ def test_profile_is_cms_signed_when_a_certificate_is_configured(ios_app, data_di
     assert verified.stdout == content
 
 
-def test_a_key_that_does_not_match_the_certificate_is_a_500(ios_app, data_dir, signing_files, tmp_path):
+def test_a_key_that_does_not_match_the_certificate_is_a_500(ios_app, make_app, signing_files, tmp_path):
     other = make_certificate("other")[1]
     (tmp_path / "other.key").write_bytes(other.private_bytes(serialization.Encoding.PEM,
                                                              serialization.PrivateFormat.PKCS8,
                                                              serialization.NoEncryption()))
-    client = signed_app(data_dir, signing_files["cert"], tmp_path / "other.key").test_client()
+    app = make_app(udid_signing_cert=str(signing_files["cert"]), udid_signing_key=str(tmp_path / "other.key"))
+    client = app.test_client()
     response = client.get(f"/udid/profile.mobileconfig?variant={ios_app['variant']['id']}")
     assert_error(response, 500, "INTERNAL_ERROR", "signing certificate is misconfigured")
     assert UDIDNonce.select().count() == 0
@@ -395,7 +391,8 @@ def test_status_with_a_token_and_profiles_that_do_not_list_the_device(api, app, 
     device_id, expires, mac = adhoc_token.split(".")
     other_device_id = IOSDevice.get(IOSDevice.udid == OTHER_UDID).id
     forged = [f"{device_id}.{int(expires) + 60}.{mac}", f"{other_device_id}.{expires}.{mac}",
-              f"{device_id}.{expires}.{mac[:-1]}{'B' if mac.endswith('A') else 'A'}", "garbage", "a.b.c", f"{device_id}.{expires}"]
+              f"{device_id}.{expires}.{mac[:-1]}{'B' if mac.endswith('A') else 'A'}", "garbage", "a.b.c",
+              f"{device_id}.{expires}"]
     for token in forged:
         assert status(token) == {"bound": False, "udid": None, "in_profile": None}, token
     api.upload_release(variant_id, "appstore.ipa", ipa_with_profile(BASE_IPA, APPSTORE_PROFILE))

@@ -8,42 +8,19 @@ import pytest
 
 from fenfa_lib.models import Event, ProvisioningProfile, Release, Variant
 
-from corpus import require_samples
-from helpers import UPLOAD_TOKEN, assert_error
+from corpus import require_samples, sample_names
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, assert_error, assert_nothing_left, stored_files
 
-IOS_SAMPLES = [
-    "ios-uncrackable2-xml-plist-cgbi-icons.ipa",
-    "ios-ipad-only-cgbi-icons.ipa",
-    "ios-iphone-binary-plist-no-icons.ipa",
-    "ios-xml-plist-appex-framework.ipa",
-    "ios-assets-car-only-icon.ipa",
-    "ios-flutter-app-dir-with-space.ipa",
-    "ios-legacy-min-ios5-helloworld.ipa",
-    "tvos-bilibililive.ipa",
-]
-ANDROID_SAMPLES = [
-    "android-a2dpvol-localized-label.apk",
-    "android-appinfodemo-obfuscated-res-adaptive.apk",
-    "android-intentfilter-v2-only-signed.apk",
-    "android-jamendo-minsdk4.apk",
-    "android-politedroid-minsdk3-tiny.apk",
-    "android-textstyling-adaptive-icon.apk",
-    "android-uncrackable2-native-libs.apk",
-    "android-wear-appinfoweardemo.apk",
-    "android-appinfodemo.aab",
-]
+# Every build in the corpus (not the provisioning profiles or the invalid packages): apps and desktop files.
+APP_SAMPLES = sample_names("*.ipa") + sample_names("*.apk") + sample_names("*.aab")
+DESKTOP_SAMPLES = [name for name in sample_names("desktop/*") if not name.endswith((".md", ".json"))]
 
 
-
-def stored_files(data_dir):
-    uploads = data_dir / "uploads"
-    return sorted(p.relative_to(uploads).as_posix() for p in uploads.rglob("*")) if uploads.exists() else []
-
-
-def assert_nothing_left(data_dir):
-    assert Release.select().count() == 0
-    assert stored_files(data_dir) == []
-    assert list((data_dir / "tmp").iterdir()) == []
+def expected_metadata(name):
+    """A corpus file's entry in the expected metadata beside it (desktop/ has a file of its own)."""
+    sample = require_samples() / name
+    metadata_file = "expected-metadata-desktop.json" if name in DESKTOP_SAMPLES else "expected-metadata.json"
+    return json.loads((sample.parent / metadata_file).read_text())[sample.name]
 
 
 @pytest.fixture
@@ -56,23 +33,26 @@ def variant_for(api):
     return make
 
 
-@pytest.mark.parametrize("name", IOS_SAMPLES + ANDROID_SAMPLES)
+@pytest.mark.parametrize("name", APP_SAMPLES + DESKTOP_SAMPLES)
 def test_every_sample_uploads_and_downloads_byte_exact(api, data_dir, name):
     sample = require_samples() / name
-    expected = json.loads((sample.parent / "expected-metadata.json").read_text())[name]
+    expected = expected_metadata(name)
     content = sample.read_bytes()
-    platform = "android" if name.startswith("android") else "ios"
+    if name in DESKTOP_SAMPLES:
+        platform, identifier = expected["platform"], "com.example.desktop"
+    else:
+        platform = "android" if name.startswith("android") else "ios"
+        identifier = expected.get("package") or expected["CFBundleIdentifier"]
     product = api.create_product()
-    identifier = expected.get("package") or expected["CFBundleIdentifier"]
     variant = api.create_variant(product["id"], platform=platform, identifier=identifier)
-    response = api.upload(variant["id"], name, content)
+    response = api.upload(variant["id"], sample.name, content)
     assert response.status_code == 201, response.get_data(as_text=True)
     data = response.json["data"]
     assert data["release"]["sha256"] == hashlib.sha256(content).hexdigest() == expected["sha256"]
     assert data["release"]["size_bytes"] == len(content)
     release_id = data["release"]["id"]
     folder = f"{product['id']}/{variant['id']}/{release_id}"
-    assert f"{folder}/{name}" in stored_files(data_dir)
+    assert f"{folder}/{sample.name}" in stored_files(data_dir)
     assert f"{folder}/meta.json" in stored_files(data_dir)
     download = api.call("GET", f"/d/{release_id}", token="")
     assert download.status_code == 200
@@ -236,20 +216,8 @@ def test_desktop_files_are_stored_with_their_original_name(api, variant_for, dat
     assert disposition.startswith("attachment;") and "filename*=UTF-8''Setup%20%C3%84%201.0.exe" in disposition
 
 
-@pytest.fixture
-def small_limit_app(data_dir):
-    from fenfa import create_app
-
-    from helpers import ADMIN_TOKEN
-
-    return create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN], "upload_token": [UPLOAD_TOKEN],
-                       "max_upload_mb": 1})
-
-
-def test_oversized_upload_is_413_and_leaves_nothing(small_limit_app, data_dir):
-    from helpers import ADMIN_TOKEN, Api
-
-    api = Api(small_limit_app.test_client(), ADMIN_TOKEN)
+def test_oversized_upload_is_413_and_leaves_nothing(make_app, data_dir):
+    api = Api(make_app(max_upload_mb=1).test_client(), ADMIN_TOKEN)
     variant = api.create_variant(api.create_product()["id"], platform="windows")
     too_big = b"MZ" + b"\0" * (2 * 1024 * 1024)
     assert_error(api.upload(variant["id"], "big.exe", too_big), 413, "PAYLOAD_TOO_LARGE")
@@ -260,9 +228,7 @@ def test_oversized_upload_is_413_and_leaves_nothing(small_limit_app, data_dir):
     assert api.upload(variant["id"], "ok.exe", fits).status_code == 201
 
 
-def test_stale_temporary_files_are_removed_at_start(data_dir):
-    from fenfa import create_app
-
+def test_stale_temporary_files_are_removed_at_start(make_app, data_dir):
     (data_dir / "tmp").mkdir(parents=True)
     crashed = data_dir / "tmp" / "upload-crashed.part"
     crashed.write_bytes(b"half a file")
@@ -270,7 +236,7 @@ def test_stale_temporary_files_are_removed_at_start(data_dir):
     os.utime(crashed, (two_hours_ago, two_hours_ago))
     in_flight = data_dir / "tmp" / "upload-running.part"
     in_flight.write_bytes(b"being written by a running server")
-    create_app({"data_dir": data_dir, "admin_token": ["t"]})
+    make_app()
     assert list((data_dir / "tmp").iterdir()) == [in_flight]
 
 

@@ -6,16 +6,14 @@ import threading
 import time
 
 import pytest
-from test_upload import assert_nothing_left
 
-from fenfa import create_app
 from fenfa_lib.models import Event, Product, Release, Variant
 from fenfa_lib.packages.filetypes import MAX_FILE_NAME_BYTES, safe_file_name
 from fenfa_lib.release_files import LEFTOVER_MIN_AGE
 from fenfa_lib.storage import LocalStorage
 
 from corpus import require_samples
-from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, assert_error
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, assert_error, assert_nothing_left
 
 SMART = "/admin/api/smart-upload"
 APK = "android-politedroid-minsdk3-tiny.apk"
@@ -117,24 +115,24 @@ def make_folder(folder, age=LONG_AGO):
     return folder
 
 
-def test_orphan_release_folders_are_removed_at_start(api, windows_variant, data_dir):
+def test_orphan_release_folders_are_removed_at_start(api, windows_variant, data_dir, make_app):
     release = api.upload_release(windows_variant["id"], "setup.exe", EXE)
     uploads = data_dir / "uploads"
     live = uploads / windows_variant["product_id"] / windows_variant["id"] / release["id"]
     os.utime(live, (LONG_AGO, LONG_AGO))
     beside_a_release = make_folder(live.parent / "rel_00000000000000aa")
     alone = make_folder(uploads / "prd_00000000000000bb" / "var_00000000000000bb" / "rel_00000000000000bb")
-    create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN]})
+    make_app()
     assert not beside_a_release.exists()
     assert not alone.parent.parent.exists()  # the emptied variant and product folders go too
     assert sorted(path.name for path in live.iterdir()) == ["meta.json", "setup.exe"]
     assert api.call("GET", f"/d/{release['id']}", token="").data == EXE
 
 
-def test_a_folder_stored_moments_ago_is_left_for_its_upload_to_commit(data_dir):
+def test_a_folder_stored_moments_ago_is_left_for_its_upload_to_commit(make_app, data_dir):
     in_flight = make_folder(data_dir / "uploads" / "prd_00000000000000cc" / "var_00000000000000cc" /
                             "rel_00000000000000cc", age=time.time())
-    create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN]})
+    make_app()
     assert (in_flight / "setup.exe").read_bytes() == EXE
 
 
