@@ -1,12 +1,27 @@
 """Fenfa: a self-hosted app distribution server. `python fenfa.py` serves it with waitress."""
 import argparse
-import logging
+import errno
+import os
+import sqlite3
 import sys
+import tarfile
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from fenfa_lib.config import FORM_ALLOWANCE, ConfigError, ensure_tokens, load_config, server_secret, upload_limit_bytes
+from fenfa_lib import __version__
+from fenfa_lib.backup import backup, restore
+from fenfa_lib.config import (
+    FORM_ALLOWANCE,
+    ConfigError,
+    ensure_tokens,
+    load_config,
+    prepare_data_dir,
+    server_secret,
+    upload_limit_bytes,
+)
+from fenfa_lib.logs import configure_logging
 from fenfa_lib.models import db, open_database
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.web import downloads, health, public, public_api, udid, upload
@@ -14,7 +29,7 @@ from fenfa_lib.web.admin import catalog, exports, lists, pages, settings
 from fenfa_lib.web.auth import SessionInterface
 from fenfa_lib.web.budget import init_write_limiter
 from fenfa_lib.web.envelope import register_error_handlers
-from fenfa_lib.web.server import serve
+from fenfa_lib.web.server import build_server, serve
 from fenfa_lib.web.spool import SpoolingRequest
 
 CONTENT_SECURITY_POLICY = (
@@ -29,13 +44,14 @@ API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
 
 def create_app(config=None):
     """Build the app from defaults, config.json, FENFA_* environment and then `config`."""
-    settings = ensure_tokens(load_config(config))
+    settings = load_config(config)
+    prepare_data_dir(settings["data_dir"])
+    ensure_tokens(settings)
     app = Flask(__name__)
     app.request_class = SpoolingRequest
     app.config["FENFA"] = settings
     app.config["MAX_CONTENT_LENGTH"] = upload_limit_bytes(settings) + FORM_ALLOWANCE
     app.json.sort_keys = False
-    settings["data_dir"].mkdir(parents=True, exist_ok=True)
     app.secret_key = server_secret(settings["data_dir"])
     app.session_interface = SessionInterface()
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
@@ -73,17 +89,44 @@ def security_headers(response):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Serve Fenfa with waitress.")
+    parser = argparse.ArgumentParser(prog="fenfa", description="Serve Fenfa with waitress, or back it up.")
+    parser.add_argument("--version", action="version", version=f"fenfa {__version__}")
     parser.add_argument("--host", help="address to listen on (default from config: 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port to listen on (default from config: 8000)")
+    commands = parser.add_subparsers(dest="command", metavar="{backup,restore}")
+    commands.add_parser("backup", help="write the data dir to FILE.tar, also while the server runs").add_argument(
+        "file")
+    commands.add_parser("restore", help="fill an empty data dir from FILE.tar").add_argument("file")
     args = parser.parse_args(argv)
-    overrides = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(0o077)  # the data dir holds tokens and storage secrets: files 0600, folders 0700
     try:
+        run(args)
+    except (ConfigError, OSError, sqlite3.Error, tarfile.TarError) as exc:
+        print(f"fenfa: {describe_failure(exc, args)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(args):
+    if args.command == "backup":
+        target = Path(args.file)
+        print(backup(load_config()["data_dir"], target).describe(target))
+    elif args.command == "restore":
+        data_dir = load_config()["data_dir"]
+        files = restore(data_dir, Path(args.file))
+        print(f"restored {args.file} into {data_dir}: the database, {files} release files and the key files")
+    else:
+        overrides = {key: value for key, value in (("host", args.host), ("port", args.port)) if value is not None}
         app = create_app(overrides)
-    except ConfigError as exc:
-        sys.exit(f"fenfa: configuration error: {exc}")
-    serve(app)
+        configure_logging(app.config["FENFA"]["log_format"])
+        serve(build_server(app))
+
+
+def describe_failure(exc, args):
+    """One line for a start-up or command failure; the port is named when it cannot be listened on."""
+    if isinstance(exc, OSError) and args.command is None and exc.errno in (errno.EADDRINUSE, errno.EACCES,
+                                                                           errno.EADDRNOTAVAIL):
+        return f"cannot listen on the configured host and port: {exc.strerror}"
+    return str(exc) if not isinstance(exc, OSError) or not exc.strerror else f"{exc.strerror}: {exc.filename or ''}"
 
 
 if __name__ == "__main__":

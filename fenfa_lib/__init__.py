@@ -10,3 +10,5 @@
 - `packages/`: the parsers, `parse_package(path, name) -> AppInfo`, knowing nothing of Flask or the database.
 - `storage`: local disk and S3 behind one interface, knowing nothing of requests.
 """
+
+__version__ = "0.9.0"

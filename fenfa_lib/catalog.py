@@ -1,4 +1,6 @@
 """Products and variants: validation rules, unique slugs, what the public may see, cascading deletes."""
+import logging
+
 from peewee import IntegrityError
 
 from fenfa_lib.errors import ApiError
@@ -7,6 +9,7 @@ from fenfa_lib.models import Product, Release, Variant, db, utcnow
 from fenfa_lib.packages.filetypes import EXTENSIONS as INSTALLER_TYPES
 from fenfa_lib.release_files import remove_folders, stored_folders
 
+log = logging.getLogger("fenfa")
 MAX_SLUG_SUFFIX = 1000
 SUFFIXED_SLUG_STEM = 58  # characters of a taken slug kept before its `-N`, leaving room for the suffix
 PACKAGE_PLATFORM_NAMES = {"ios": "iOS", "android": "Android"}
@@ -120,6 +123,9 @@ def delete_rows(row, releases):
         folders = stored_folders(releases)
         row.delete_instance()
     remove_folders(folders)
+    kind = type(row).__name__.lower()
+    log.info("delete: %s %s and the files of %d releases", kind, row.id, len(folders),
+             extra={"fields": {"event": "delete", f"{kind}_id": row.id, "releases": len(folders)}})
     return row.id
 
 

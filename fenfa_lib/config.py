@@ -24,15 +24,24 @@ DEFAULTS = {
     "apple_api_url": "https://api.appstoreconnect.apple.com",
     "udid_signing_cert": "",
     "udid_signing_key": "",
+    "threads": 8,
+    "connection_limit": 1000,
+    "channel_timeout": 300,
+    "accel_redirect": "",
+    "log_format": "text",
 }
-INT_KEYS = {"port", "max_upload_mb", "trusted_proxies"}
+INT_KEYS = {"port", "max_upload_mb", "trusted_proxies", "threads", "connection_limit", "channel_timeout"}
+POSITIVE_KEYS = {"threads", "connection_limit", "channel_timeout"}
+LOG_FORMATS = ("text", "json")
 TOKEN_KEYS = {"admin_token", "upload_token"}
 SECRET_FILE = "secret.key"
+TOKENS_FILE = "tokens.json"
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
 HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")
 MIB = 1024 * 1024
 DEFAULT_PRESIGN_SECONDS = 900  # how long a presigned S3 download link stays valid unless an admin sets it
 FORM_ALLOWANCE = MIB  # room for an upload's form fields and multipart framing beside the file
+MAX_SMALL_BODY = 64 * 1024  # the largest body any route but the upload routes reads
 
 
 class ConfigError(Exception):
@@ -40,14 +49,20 @@ class ConfigError(Exception):
 
 
 def load_config(overrides=None):
-    """Return the effective configuration as a plain dict with typed values."""
+    """Return the effective configuration as a plain dict with typed values. A relative `data_dir` is
+    relative to the configuration file's folder (the repo root for the default file)."""
+    named = os.environ.get("FENFA_CONFIG")
+    path = Path(named).absolute() if named else DEFAULT_CONFIG_FILE
+    if named and not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file (FENFA_CONFIG names it)")
     config = dict(DEFAULTS)
-    config.update(_read_config_file(Path(os.environ.get("FENFA_CONFIG") or DEFAULT_CONFIG_FILE)))
+    config.update(_read_config_file(path))
     for key in DEFAULTS:
         env_name = "FENFA_" + key.upper()
         if env_name in os.environ:
             config[key] = os.environ[env_name]
     config.update(overrides or {})
+    config["data_dir"] = path.parent / config["data_dir"]
     return _normalise(config)
 
 
@@ -74,11 +89,16 @@ def _normalise(config):
             config[key] = int(config[key])
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be an integer, got {config[key]!r}") from None
-        if config[key] < 0:
-            raise ConfigError(f"{key} must not be negative")
+        if config[key] < (1 if key in POSITIVE_KEYS else 0):
+            raise ConfigError(f"{key} must be {'positive' if key in POSITIVE_KEYS else 'non-negative'}")
     for key in TOKEN_KEYS:
         config[key] = _token_list(key, config[key])
-    config["data_dir"] = Path(config["data_dir"]).resolve()
+    config["data_dir"] = config["data_dir"].resolve()
+    if config["log_format"] not in LOG_FORMATS:
+        raise ConfigError(f"log_format must be one of: {', '.join(LOG_FORMATS)}")
+    accel = config["accel_redirect"]
+    if accel and not (isinstance(accel, str) and re.fullmatch(r"/[A-Za-z0-9_./-]*/", accel) and ".." not in accel):
+        raise ConfigError("accel_redirect must be a path that starts and ends with / (such as /_fenfa_files/)")
     try:
         config["primary_domain"] = normalise_base_url(config["primary_domain"] or "")
     except ValueError as exc:
@@ -112,6 +132,17 @@ def _token_list(key, value):
     return [token.strip() for token in value if token.strip()]
 
 
+def prepare_data_dir(data_dir):
+    """Create the data dir (0700) if needed; ConfigError when it cannot hold Fenfa's files."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = data_dir / f".probe-{secrets.token_hex(4)}"
+        probe.touch(mode=0o600)
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"data_dir {data_dir} is not usable: {exc.strerror or exc}") from None
+
+
 def upload_limit_bytes(config):
     """The largest file an upload may carry, from `max_upload_mb`."""
     return config["max_upload_mb"] * MIB
@@ -125,7 +156,7 @@ def ensure_tokens(config):
     """
     if config["admin_token"]:
         return config
-    tokens_file = config["data_dir"] / "tokens.json"
+    tokens_file = config["data_dir"] / TOKENS_FILE
     if tokens_file.exists():
         try:
             stored = json.loads(tokens_file.read_text(encoding="utf-8"))

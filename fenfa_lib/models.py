@@ -16,7 +16,7 @@ from peewee import (
 )
 from playhouse.migrate import SqliteMigrator, migrate
 
-from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS
+from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS, ConfigError
 
 db = SqliteDatabase(None)
 
@@ -193,20 +193,37 @@ class Settings(BaseModel):
 ALL_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, DeviceBinding, UDIDNonce, Event, Settings]
 
 
+SCHEMA_VERSION = 1  # PRAGMA user_version of a database this code made or upgraded
+
+
 def open_database(path):
-    """Bind the models to the SQLite file at `path` and create missing tables."""
+    """Bind the models to the SQLite file at `path`, creating or upgrading its schema."""
     db.init(
         str(path),
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},
     )
     with db.connection_context():
-        add_missing_columns()
-        db.create_tables(ALL_MODELS, safe=True)
+        upgrade_schema()
     return db
 
 
-def add_missing_columns():
-    """Bring a database made by an older Fenfa up to date: new columns are added with their defaults."""
+def upgrade_schema():
+    """Apply the forward migrations a database lacks, in order, each in a transaction of its own; refuse a
+    database made by a newer Fenfa, whose tables this code would misread."""
+    for target in range(1, SCHEMA_VERSION + 1):
+        with db.atomic("IMMEDIATE"):  # a second process starting at once waits, then sees the new version
+            version = db.pragma("user_version")
+            if version > SCHEMA_VERSION:
+                raise ConfigError(f"the database {db.database} has schema version {version}, newer than this "
+                                  f"Fenfa's {SCHEMA_VERSION}: run a newer Fenfa, or restore a backup")
+            if version < target:
+                MIGRATIONS[target]()
+                db.pragma("user_version", target)
+
+
+def migrate_to_1():
+    """Schema 1, the first with a version: create the tables, and give a database made before versions the
+    columns added since it was made (with their defaults)."""
     migrator = SqliteMigrator(db)
     for model in ALL_MODELS:
         if not db.table_exists(model._meta.table_name):
@@ -215,3 +232,7 @@ def add_missing_columns():
         missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
         if missing:
             migrate(*(migrator.add_column(model._meta.table_name, field.column_name, field) for field in missing))
+    db.create_tables(ALL_MODELS, safe=True)
+
+
+MIGRATIONS = {1: migrate_to_1}  # schema version -> the function that brings the one before it there

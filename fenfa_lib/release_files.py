@@ -23,7 +23,9 @@ def storage_for(kind=None, settings=None):
     describe it."""
     if settings is None:
         settings = current.settings()
-    return build_storage(kind or settings.storage_type, current_app.config["FENFA"]["data_dir"], s3_settings(settings))
+    config = current_app.config["FENFA"]
+    return build_storage(kind or settings.storage_type, config["data_dir"], s3_settings(settings),
+                         group_readable=bool(config["accel_redirect"]))
 
 
 def release_folder(product_id, variant_id, release_id):

@@ -58,10 +58,14 @@ def content_disposition(file_name):
 
 
 class LocalStorage:
+    """Files under `root`. With `group_readable` (for a web server in Fenfa's group that sends them itself)
+    folders are 0750 and files 0640; else whatever the umask leaves (0700 and 0600 under `python fenfa.py`)."""
+
     kind = "local"
 
-    def __init__(self, root):
+    def __init__(self, root, group_readable=False):
         self.root = Path(root).resolve()
+        self.group_readable = group_readable
 
     def _path(self, key):
         return self.root.joinpath(*validate_key(key).split("/"))
@@ -90,7 +94,10 @@ class LocalStorage:
         for _attempt in range(3):
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                return put()
+                put()
+                if self.group_readable:
+                    self._share(target)
+                return
             except FileNotFoundError as exc:
                 error = exc  # a concurrent delete_prefix may have pruned the new parent folder: try again
             except OSError as exc:
@@ -98,6 +105,13 @@ class LocalStorage:
                 break
         self._remove_empty_folders(target.parent)
         raise StorageError(f"cannot store {key} under {self.root}: {error}") from error
+
+    def _share(self, target):
+        target.chmod(0o640)
+        for folder in [target.parent, *target.parent.parents]:
+            folder.chmod(0o750)
+            if folder == self.root.parent:  # the data dir, which nginx must pass through to reach uploads/
+                return
 
     def open(self, key):
         return open(self._path(key), "rb")
@@ -288,10 +302,10 @@ def _describe(exc):
     return " ".join(filter(None, [_error_code(exc), message, f"(HTTP {status})"]))
 
 
-def build_storage(kind, data_dir, s3_settings):
+def build_storage(kind, data_dir, s3_settings, group_readable=False):
     """The storage for `kind` ('local' or 's3') from the data dir and the saved S3 settings."""
     if kind == "local":
-        return LocalStorage(Path(data_dir) / "uploads")
+        return LocalStorage(Path(data_dir) / "uploads", group_readable)
     if kind != "s3":
         raise StorageError(f"unknown storage type {kind!r}")
     for name in S3_REQUIRED_KEYS:

@@ -89,6 +89,10 @@ def create_release(variant, received, fields, info, client):
             if info.profile:
                 profile_row(info.profile, release).save()
             record_event("upload", client, product_id, variant_id, release_id)
+    log.info("upload: release %s of variant %s (product %s), %s, %d bytes, sha256 %s", release_id, variant_id,
+             product_id, received.name, received.size, received.sha256,
+             extra={"fields": {"event": "upload", "release_id": release_id, "variant_id": variant_id,
+                               "product_id": product_id, "size_bytes": received.size}})
     return release
 
 

@@ -1,5 +1,6 @@
 """Configuration order, the broken-config failure and first-start token generation."""
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -26,7 +27,10 @@ def test_defaults(monkeypatch):
     assert (config["host"], config["port"], config["max_upload_mb"], config["trusted_proxies"]) == (
         "0.0.0.0", 8000, 4096, 0,
     )
-    assert config["data_dir"] == Path("data").resolve()
+    assert (config["threads"], config["connection_limit"], config["channel_timeout"]) == (8, 1000, 300)
+    assert (config["accel_redirect"], config["log_format"]) == ("", "text")
+    # Relative to the configuration file's folder (the tests' FENFA_CONFIG), not to the working directory.
+    assert config["data_dir"] == Path(os.environ["FENFA_CONFIG"]).parent / "data"
     assert config["admin_token"] == []
 
 
@@ -146,6 +150,7 @@ def test_a_database_from_an_older_version_gets_the_new_columns(make_app, data_di
 
     make_app()
     with sqlite3.connect(data_dir / "fenfa.db") as connection:
+        connection.execute("PRAGMA user_version = 0")  # databases made before schema versions carry none
         connection.execute("ALTER TABLE settings DROP COLUMN s3_path_style")
         connection.execute("DROP TABLE udidnonce")
         connection.execute(

@@ -12,8 +12,13 @@ from fenfa_lib.web import urls
 
 
 def token_scope(token):
-    """'admin', 'upload' or None; compares against every token so timing reveals nothing."""
-    config = current_app.config["FENFA"]
+    """'admin', 'upload' or None for the current app's tokens."""
+    return scope_of(token, current_app.config["FENFA"])
+
+
+def scope_of(token, config):
+    """'admin', 'upload' or None for the tokens of `config`; compares against every token so timing reveals
+    nothing."""
     supplied = token.encode()
     is_admin = _matches_any(supplied, config["admin_token"])
     is_upload = _matches_any(supplied, config["upload_token"])

@@ -1,11 +1,16 @@
 """GET /d/:releaseID — the build file, with ranges, conditional requests and download counting."""
-from flask import Blueprint, redirect, request, send_file
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, redirect, request, send_file
+from waitress.buffers import ReadOnlyFileBasedBuffer
+from werkzeug.wsgi import wrap_file
 
 from fenfa_lib.catalog import published_release
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import count_download
 from fenfa_lib.packages.filetypes import content_type
 from fenfa_lib.release_files import storage_for
+from fenfa_lib.storage import content_disposition
 from fenfa_lib.web.client import request_client
 
 bp = Blueprint("downloads", __name__)
@@ -29,7 +34,10 @@ def file_response(release):
         return redirect(storage.download_url(release.storage_key, release.file_name, content_type(release.file_name)))
     if not path.is_file():
         raise ApiError(404, f"the file of release {release.id} is missing from storage")
-    return send_file(
+    accel_prefix = current_app.config["FENFA"]["accel_redirect"]
+    if accel_prefix:
+        return accelerated_response(release, accel_prefix)
+    response = send_file(
         path,
         mimetype=content_type(release.file_name),
         as_attachment=True,
@@ -38,6 +46,32 @@ def file_response(release):
         etag=release.sha256,
         max_age=0,
     )
+    if response.status_code == 206 and request.environ.get("wsgi.file_wrapper") is ReadOnlyFileBasedBuffer:
+        send_range_from_server(response, path)
+    return response
+
+
+def send_range_from_server(response, path):
+    """Let waitress send a 206's bytes from its own I/O loop, as it does a whole file, so that a slow reader
+    holds no worker thread: its file wrapper is handed a file positioned at the range's first byte, and it
+    stops at Content-Length."""
+    response.response.close()  # werkzeug's range iterator over its own handle of the file
+    handle = open(path, "rb")  # noqa: SIM115 - the server closes it once the range is sent
+    handle.seek(response.content_range.start)
+    response.response = wrap_file(request.environ, handle)
+    response.direct_passthrough = True
+
+
+def accelerated_response(release, accel_prefix):
+    """An empty answer whose X-Accel-Redirect has nginx send the stored file (ranges included) itself."""
+    response = Response(status=200, mimetype=content_type(release.file_name))
+    response.headers["X-Accel-Redirect"] = accel_prefix + quote(release.storage_key)
+    response.headers["Content-Disposition"] = content_disposition(release.file_name)
+    response.set_etag(release.sha256)
+    response.headers["Cache-Control"] = "no-cache"
+    if response.make_conditional(request.environ).status_code == 304:
+        del response.headers["X-Accel-Redirect"]  # the client's copy is current: nothing for nginx to send
+    return response
 
 
 def ignore_unusable_range():
@@ -50,12 +84,12 @@ def ignore_unusable_range():
 
 def hands_over_first_byte(response):
     """What counts as a download: a GET answered with the file from its first byte, whether the whole file,
-    a range from byte 0, or a redirect to the store for such a request. HEAD, resumed ranges, 304 and 416 do
-    not count."""
+    a range from byte 0, or a hand-over (a redirect to the store, nginx's X-Accel-Redirect) for such a request.
+    HEAD, resumed ranges, 304 and 416 do not count."""
     if request.method != "GET":
         return False
     if response.status_code == 206:
         return response.content_range.start == 0
-    if response.status_code == 302:
+    if response.status_code == 302 or "X-Accel-Redirect" in response.headers:
         return request.range is None or request.range.ranges[0][0] == 0
     return response.status_code == 200

@@ -3,6 +3,7 @@ import logging
 
 from flask import Blueprint
 
+from fenfa_lib import __version__
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import db
 from fenfa_lib.release_files import storage_for
@@ -26,4 +27,4 @@ def healthz():
     except (StorageError, OSError) as exc:
         log.error("health check: storage unusable: %s", exc)
         raise ApiError(503, "storage unavailable") from exc
-    return ok({"status": "ok", "db": "ok", "storage": "ok", "warnings": https_warnings()})
+    return ok({"status": "ok", "version": __version__, "db": "ok", "storage": "ok", "warnings": https_warnings()})

@@ -1,23 +1,125 @@
-"""Running the app under waitress, with request bodies spooled on the data disk."""
+"""Running the app under waitress: bodies admitted before they are spooled (on the data disk), waitress's
+own refusals in the JSON envelope, one access-log line per request, and limits that slow clients cannot
+exhaust (files are sent from waitress's I/O loop, not from a worker thread)."""
 import json
 import logging
+import resource
 import tempfile
+import time
+from functools import partial
+from http import HTTPStatus
 
 from waitress import create_server
 from waitress.channel import HTTPChannel
-from waitress.task import ErrorTask
+from waitress.parser import HTTPRequestParser
+from waitress.task import ErrorTask, WSGITask
+from waitress.utilities import Error
 
+from fenfa_lib.config import MAX_SMALL_BODY
+from fenfa_lib.web.auth import scope_of
 from fenfa_lib.web.envelope import error_code, upload_limit_message
 
 log = logging.getLogger("fenfa")
+access_log = logging.getLogger("fenfa.access")
+SPARE_DESCRIPTORS = 64  # files, the database and the listening socket beside one descriptor per connection
+
+
+class Refusal(Error):
+    """A request refused when its headers arrive, before any of its body is read."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.reason = HTTPStatus(code).phrase
+
+
+class Admission:
+    """Which request bodies are worth reading: an upload route's only with a valid X-Auth-Token header (the
+    scope is checked later, by the route), any other route's only up to MAX_SMALL_BODY bytes."""
+
+    def __init__(self, app):
+        self.config = app.config["FENFA"]
+        self.upload_paths = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("upload.")}
+
+    def refusal(self, path, headers, content_length):
+        """A Refusal for a request whose body must not be read, else None."""
+        if path in self.upload_paths:
+            token = headers.get("X_AUTH_TOKEN", "")
+            if not token:
+                return Refusal(401, "X-Auth-Token header is required")
+            if scope_of(token, self.config) is None:
+                return Refusal(401, "invalid token")
+            return None
+        if content_length > MAX_SMALL_BODY:
+            return Refusal(413, f"request body must be at most {MAX_SMALL_BODY} bytes")
+        return None
+
+
+class AdmittingParser(HTTPRequestParser):
+    """waitress's request parser, which asks `admission` about a request with a body as soon as its headers
+    are in; a refused request is complete at once, so the body is never read or spooled."""
+
+    body_limit = None
+
+    def __init__(self, adj, admission):
+        super().__init__(adj)
+        self.admission = admission
+
+    def parse_header(self, header_plus):
+        super().parse_header(header_plus)
+        if self.body_rcv is None:
+            return
+        refusal = self.admission.refusal(self.path, self.headers, self.content_length)
+        if refusal:
+            self.error = refusal
+            self.completed = True
+            self.expect_continue = False  # no "100 Continue": the client must not start sending
+        elif self.chunked and self.path not in self.admission.upload_paths:
+            self.body_limit = MAX_SMALL_BODY
+
+    def received(self, data):
+        consumed = super().received(data)
+        if self.body_limit is not None and self.body_bytes_received > self.body_limit and not self.error:
+            self.error = Refusal(413, f"request body must be at most {self.body_limit} bytes")
+            self.completed = True
+        return consumed
+
+
+def log_request(task, client):
+    """One access-log line: client address, method, path without its query, status, bytes and milliseconds."""
+    request = task.request
+    sent = task.content_length if task.content_length is not None else task.content_bytes_written
+    fields = {
+        "client": client,
+        "method": request.command or "-",
+        "path": request.path or "-",
+        "status": int(task.status.split(" ", 1)[0]),
+        "bytes": sent,
+        "ms": round((time.time() - task.start_time) * 1000),
+    }
+    access_log.info("%(client)s %(method)s %(path)s %(status)s %(bytes)s %(ms)sms", fields,
+                    extra={"fields": fields})
+
+
+class LoggedTask(WSGITask):
+    def finish(self):
+        super().finish()
+        # The app's ProxyFix rewrote REMOTE_ADDR in this environ to the client a trusted proxy forwarded.
+        log_request(self, (self.environ or {}).get("REMOTE_ADDR") or self.channel.addr[0])
 
 
 class EnvelopeErrorTask(ErrorTask):
-    """waitress's own refusals (a body over the limit, a malformed request) in Fenfa's JSON envelope."""
+    """waitress's own refusals (a body over the limit, a malformed request, a refused admission) in Fenfa's
+    JSON envelope."""
 
     def execute(self):
         error = self.request.error
-        message = upload_limit_message(self.channel.server.upload_limit_mb) if error.code == 413 else error.reason
+        if isinstance(error, Refusal):
+            message = error.body
+        elif error.code == 413:
+            message = upload_limit_message(self.channel.server.upload_limit_mb)
+        else:
+            message = error.reason
         body = json.dumps({"ok": False, "error": {"code": error_code(error.code), "message": message}}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
@@ -25,27 +127,57 @@ class EnvelopeErrorTask(ErrorTask):
         self.content_length = len(body)
         self.write(body)
 
+    def finish(self):
+        super().finish()
+        log_request(self, self.channel.addr[0] if self.channel.addr else "-")
+
 
 class EnvelopeChannel(HTTPChannel):
     error_task_class = EnvelopeErrorTask
+    task_class = LoggedTask
+
+    def __init__(self, server, sock, addr, adj, map=None):
+        super().__init__(server, sock, addr, adj, map)
+        self.parser_class = partial(AdmittingParser, admission=server.admission)
 
 
-def serve(app):
-    """Serve until interrupted. waitress reads each body into a temporary file before the app runs:
-    those files go to <data_dir>/tmp, beside the uploads, and bodies may be as large as uploads."""
+def allow_descriptors(connection_limit):
+    """Raise the soft limit on open files so that `connection_limit` connections fit (up to the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connection_limit + SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
+                                                    hard))
+
+
+def build_server(app):
+    """The waitress server for `app`. waitress reads each admitted body into a temporary file before the
+    app runs: those files go to <data_dir>/tmp, beside the uploads, and bodies may be as large as uploads.
+    Raises OSError when the address cannot be bound."""
     settings = app.config["FENFA"]
     tempfile.tempdir = str(settings["data_dir"] / "tmp")
+    allow_descriptors(settings["connection_limit"])
     server = create_server(
         app,
         host=settings["host"],
         port=settings["port"],
         max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-        threads=8,
-        channel_timeout=300,
+        threads=settings["threads"],
+        connection_limit=settings["connection_limit"],
+        channel_timeout=settings["channel_timeout"],
+        asyncore_use_poll=True,  # select() cannot watch descriptors past 1024
+        clear_untrusted_proxy_headers=False,  # the app's ProxyFix applies `trusted_proxies` to X-Forwarded-*
+        ident="fenfa",
     )
     server.channel_class = EnvelopeChannel
+    server.admission = Admission(app)
     server.upload_limit_mb = settings["max_upload_mb"]
-    log.info("serving on http://%s:%s", settings["host"], server.effective_port)
+    return server
+
+
+def serve(server):
+    """Serve until interrupted."""
+    log.info("serving on http://%s:%s", server.effective_host, server.effective_port)
     try:
         server.run()
     except KeyboardInterrupt:

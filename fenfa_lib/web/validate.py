@@ -4,13 +4,12 @@ from datetime import date, datetime, time, timedelta
 
 from flask import request
 
-from fenfa_lib.config import MIB
+from fenfa_lib.config import MAX_SMALL_BODY
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import naive_utc
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 2**62  # far past any table, well inside SQLite's 64-bit integers
-MAX_JSON_BYTES = MIB
 
 
 def limited_body(limit):
@@ -29,7 +28,7 @@ def limited_body(limit):
     return b"".join(chunks)
 
 
-def json_object(limit=MAX_JSON_BYTES):
+def json_object(limit=MAX_SMALL_BODY):
     """The request body as a JSON object (an empty body is `{}`); 413 past `limit` bytes, 400 for
     anything that is not strict JSON text (NaN, Infinity, lone surrogates, absurd nesting)."""
     raw = limited_body(limit)

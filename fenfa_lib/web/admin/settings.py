@@ -1,4 +1,5 @@
 """GET/PUT /admin/api/settings and GET /admin/api/upload-config."""
+import logging
 import re
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -16,6 +17,7 @@ from fenfa_lib.web.auth import require_admin
 from fenfa_lib.web.envelope import ok
 from fenfa_lib.web.urls import https_warnings
 
+log = logging.getLogger("fenfa")
 bp = Blueprint("settings_api", __name__, url_prefix="/admin/api")
 require_admin(bp)
 URL_FIELDS = ("primary_domain", "upload_domain", "s3_endpoint", "s3_public_url")
@@ -44,6 +46,8 @@ def put_settings():
     settings.updated_at = utcnow()
     settings.save()
     current.forget_settings()
+    log.info("settings: changed %s", ", ".join(sorted(changes)) or "nothing",
+             extra={"fields": {"event": "settings", "changed": sorted(changes)}})
     return ok(settings_dict(settings))
 
 

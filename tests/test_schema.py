@@ -1,0 +1,78 @@
+"""The schema's version: a database made before versions is upgraded in place, a newer one is refused."""
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from fenfa import create_app
+from fenfa_lib import models
+from fenfa_lib.config import ConfigError
+from fenfa_lib.models import SCHEMA_VERSION
+
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "fenfa-0.9-unversioned.db"
+
+
+def user_version(path):
+    with sqlite3.connect(path) as connection:
+        return connection.execute("PRAGMA user_version").fetchone()[0]
+
+
+def open_app(data_dir):
+    return create_app({"data_dir": data_dir, "admin_token": [ADMIN_TOKEN], "upload_token": [UPLOAD_TOKEN]})
+
+
+def test_a_database_made_before_schema_versions_is_upgraded_and_keeps_its_rows(data_dir):
+    data_dir.mkdir()
+    shutil.copy(FIXTURE, data_dir / "fenfa.db")
+    assert user_version(data_dir / "fenfa.db") == 0
+    api = Api(open_app(data_dir).test_client(), ADMIN_TOKEN)
+    assert user_version(data_dir / "fenfa.db") == SCHEMA_VERSION
+    product = api.data("GET", "/admin/api/products")["items"][0]
+    assert (product["name"], product["slug"]) == ("Legacy App", "legacy")
+    [variant] = api.data("GET", f"/admin/api/products/{product['id']}")["variants"]
+    [release] = variant["releases"]
+    assert (release["version"], release["file_name"], release["download_count"]) == ("1.0", "setup.exe", 1)
+    api.data("PUT", f"/admin/api/variants/{variant['id']}", json={"display_name": "Windows x64"})
+    assert len(api.data("GET", "/admin/api/events")["items"]) == 2
+
+
+def test_opening_an_upgraded_database_again_changes_nothing(data_dir):
+    data_dir.mkdir()
+    shutil.copy(FIXTURE, data_dir / "fenfa.db")
+    open_app(data_dir)
+    open_app(data_dir)
+    assert user_version(data_dir / "fenfa.db") == SCHEMA_VERSION
+
+
+def test_a_new_database_starts_at_the_current_version(data_dir):
+    open_app(data_dir)
+    assert user_version(data_dir / "fenfa.db") == SCHEMA_VERSION
+
+
+def test_a_database_from_a_newer_fenfa_is_refused(data_dir):
+    open_app(data_dir)
+    with sqlite3.connect(data_dir / "fenfa.db") as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(ConfigError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this Fenfa's"):
+        open_app(data_dir)
+    assert user_version(data_dir / "fenfa.db") == SCHEMA_VERSION + 1
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(data_dir, monkeypatch):
+    data_dir.mkdir()
+    shutil.copy(FIXTURE, data_dir / "fenfa.db")
+
+    def half_done():
+        models.db.execute_sql("ALTER TABLE product ADD COLUMN half_done TEXT")
+        raise RuntimeError("the migration broke")
+
+    monkeypatch.setitem(models.MIGRATIONS, 1, half_done)
+    with pytest.raises(RuntimeError, match="broke"):
+        open_app(data_dir)
+    with sqlite3.connect(data_dir / "fenfa.db") as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(product)")]
+    assert "half_done" not in columns
+    assert user_version(data_dir / "fenfa.db") == 0
