@@ -1,7 +1,9 @@
 """Upload and download a large generated file through a real Fenfa server over loopback.
 
 Prints MB/s for the upload (curl -F, as CI jobs do), the download (curl -o) and a plain `cp` of
-the same file, plus the server's idle and peak RSS and how many bytes it wrote to disk.
+the same file, plus the server's idle and peak RSS and how many bytes it wrote to disk; then the
+same upload and download through the repo's deploy/nginx.conf (TLS, accelerated downloads) in front
+of a second server on the same data dir.
 
     .venv/bin/python bench/transfer.py            # 1 GiB
     .venv/bin/python bench/transfer.py --size-mb 256
@@ -17,7 +19,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from live import running_fenfa  # noqa: E402  (the same launcher the tests use)
+from live import live_fenfa, running_fenfa  # noqa: E402  (the same launchers the tests use)
+from nginx import running_nginx  # noqa: E402
 
 TOKEN = "bench-admin-token"
 MIB = 1024 * 1024
@@ -84,6 +87,8 @@ def main():
             peak_rss = proc_status(server.pid, "VmHWM")
         with open(target, "rb") as handle:
             intact = hashlib.file_digest(handle, "sha256").hexdigest() == release["sha256"]
+        target.unlink()
+        nginx_figures = through_nginx(work, source, variant["id"], args.size_mb)
     mb = size / 1e6
     print(f"file:        {size / MIB:,.0f} MiB")
     print(f"cp:          {mb / cp_seconds:8.1f} MB/s  ({cp_seconds:.2f} s)")
@@ -92,6 +97,29 @@ def main():
     print(f"server RSS:  idle {idle_rss / MIB:.1f} MiB, peak after upload {upload_peak / MIB:.1f} MiB, "
           f"peak after download {peak_rss / MIB:.1f} MiB (+{(peak_rss - idle_rss) / MIB:.1f} MiB)")
     print(f"disk writes: {written / MIB:,.0f} MiB by the server for the upload ({written / size:.2f}x the file)")
+    upload_seconds, download_seconds, intact = nginx_figures
+    print(f"nginx upload:   {mb / upload_seconds:8.1f} MB/s  ({upload_seconds:.2f} s, https, unbuffered to Fenfa)")
+    print(f"nginx download: {mb / download_seconds:8.1f} MB/s  ({download_seconds:.2f} s, https, X-Accel-Redirect), "
+          f"sha256 intact: {intact}")
+
+
+def through_nginx(work, source, variant_id, size_mb):
+    """(upload seconds, download seconds, intact) through nginx with TLS in front of a Fenfa that trusts it and
+    hands local downloads to it."""
+    settings = {"admin_token": TOKEN, "max_upload_mb": size_mb + 16, "trusted_proxies": 1,
+                "accel_redirect": "/_fenfa_files/"}
+    with live_fenfa(work / "data", **settings) as server, \
+            running_nginx(work / "nginx", server.port, work / "data") as (base, cert):
+        tls = ["--cacert", str(cert), "-4"]
+        upload_seconds, answer = timed([
+            "curl", "-sS", *tls, "-H", f"X-Auth-Token: {TOKEN}", "-F", f"variant_id={variant_id}",
+            "-F", f"app_file=@{source}", f"{base}/upload"])
+        release = json.loads(answer)["data"]["release"]
+        target = work / "through-nginx.exe"
+        download_seconds, _ = timed(["curl", "-sS", *tls, "-o", str(target), f"{base}/d/{release['id']}"])
+        with open(target, "rb") as handle:
+            intact = hashlib.file_digest(handle, "sha256").hexdigest() == release["sha256"]
+    return upload_seconds, download_seconds, intact
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ import ssl
 import subprocess
 
 import pytest
-from nginx import running_nginx
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
 from live import live_fenfa
+from nginx import running_nginx
 
 UPLOAD_MB = 20
 
