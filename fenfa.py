@@ -25,7 +25,7 @@ from fenfa_lib.logs import configure_logging
 from fenfa_lib.models import db, open_database
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.web import downloads, health, public, public_api, udid, upload
-from fenfa_lib.web.admin import catalog, exports, lists, pages, settings
+from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, settings
 from fenfa_lib.web.auth import SessionInterface
 from fenfa_lib.web.budget import init_write_limiter
 from fenfa_lib.web.envelope import register_error_handlers
@@ -39,6 +39,7 @@ CONTENT_SECURITY_POLICY = (
 PAGE_BLUEPRINTS = (public.bp, pages.bp)  # what people browse: their errors are HTML pages
 API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
     health.bp, public_api.bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp, lists.bp, exports.bp,
+    apple.bp,
 )
 
 

@@ -39,7 +39,7 @@ NONCE_SECONDS = 600
 NONCE_RETENTION = timedelta(days=1)
 TOKEN_SECONDS = 3600
 # Old devices have 40 hex digits, newer ones 8 + 16 hex digits joined by a dash.
-UDID_PATTERN = re.compile(r"[0-9A-Fa-f-]{20,64}")
+UDID_PATTERN = re.compile(r"[0-9A-Fa-f]{40}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{16}")
 MAX_ATTRIBUTE_LENGTH = 256
 
 
@@ -158,7 +158,8 @@ def register_device(nonce, attributes):
         variant_id = UDIDNonce.get_by_id(nonce).variant_id
         (IOSDevice.insert({IOSDevice.id: new_id("device"), IOSDevice.udid: udid, IOSDevice.created_at: now,
                            IOSDevice.last_seen_at: now, **details})
-         .on_conflict(conflict_target=[IOSDevice.udid], update={IOSDevice.last_seen_at: now, **details})
+         # What an unauthenticated body says never replaces what is known of a device: it only was seen again.
+         .on_conflict(conflict_target=[IOSDevice.udid], update={IOSDevice.last_seen_at: now})
          .execute())
         device = IOSDevice.get(IOSDevice.udid == udid)
         DeviceBinding.insert(device=device, variant=variant_id, created_at=now).on_conflict_ignore().execute()

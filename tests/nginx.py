@@ -1,6 +1,5 @@
 """The repo's deploy/nginx.conf in front of a live Fenfa: its ports, paths and certificate filled in, run by
 Debian's nginx with a self-signed certificate for localhost."""
-import datetime
 import os
 import shutil
 import socket
@@ -8,11 +7,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from certs import make_certificate, pem, pem_key
 from corpus import skip_or_fail
 from live import REPO, free_port
 
@@ -20,22 +15,11 @@ NGINX = "/usr/sbin/nginx"
 
 
 def self_signed_certificate(folder):
-    """(certificate path, key path) of a fresh certificate for localhost and 127.0.0.1."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    """(certificate path, key path) of a fresh certificate for localhost."""
+    certificate, key = make_certificate("localhost", ca=True, dns_names=["localhost"])
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_path.write_bytes(pem(certificate))
+    key_path.write_bytes(pem_key(key))
     return cert_path, key_path
 
 

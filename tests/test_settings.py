@@ -1,16 +1,14 @@
 """Settings and upload configuration through the admin API."""
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from certs import pem_key
 from helpers import UPLOAD_TOKEN, assert_error
 
 
 def p8_key():
-    key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return pem_key(ec.generate_private_key(ec.SECP256R1())).decode()
 
 
 def test_defaults(api):
@@ -62,6 +60,8 @@ def test_null_clears_a_field(api):
         ({"s3_presign_seconds": 0}, "s3_presign_seconds must be between"),
         ({"s3_presign_seconds": "60"}, "s3_presign_seconds must be an integer"),
         ({"apple_private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"}, "apple_private_key"),
+        ({"apple_private_key": pem_key(rsa.generate_private_key(65537, 2048)).decode()}, "must be an EC P-256 key"),
+        ({"apple_private_key": pem_key(ec.generate_private_key(ec.SECP384R1())).decode()}, "must be an EC P-256 key"),
         ({"favourite_colour": "blue"}, "unknown setting"),
         ({"organization": ["x"]}, "organization must be a string"),
         ({"s3_region": "bad region!"}, "s3_region is not a valid S3 region name"),

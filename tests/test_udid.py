@@ -6,17 +6,14 @@ import re
 import shutil
 import subprocess
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 from xml.parsers.expat import ExpatError
 
 import pytest
 from asn1crypto import cms
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
 
 from fenfa_lib import udid
 from fenfa_lib.config import server_secret
@@ -24,8 +21,10 @@ from fenfa_lib.models import DeviceBinding, IOSDevice, UDIDNonce, utcnow
 from fenfa_lib.packages.mobileprovision import parse_mobileprovision
 from fenfa_lib.web.urls import with_query
 
+from certs import make_certificate, pem
 from corpus import require_samples, skip_or_fail
 from helpers import assert_error
+from iphone import der_body, device_plist, get_profile, nonce_of, post_callback, register
 
 BASE_IPA = "ios-iphone-binary-plist-no-icons.ipa"  # its own profile is a development one
 ENTERPRISE_IPA = "ios-legacy-min-ios5-helloworld.ipa"
@@ -68,39 +67,6 @@ def ipa_with_profile(ipa_name, profile=KEEP):
     return out.getvalue()
 
 
-def make_certificate(common_name, issuer=None, ca=False):
-    """(certificate, key): self-signed, or signed by `issuer` = (certificate, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    issuer_cert, issuer_key = issuer or (None, key)
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(issuer_cert.subject if issuer_cert else name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .sign(issuer_key, hashes.SHA256())
-    )
-    return certificate, key
-
-
-def pem(certificate):
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def device_plist(udid_value, nonce, **extra):
-    attributes = {"UDID": udid_value, "PRODUCT": "iPhone14,2", "VERSION": "21G93", "SERIAL": "F2LXK0ABCD12",
-                  "DEVICE_NAME": "Anna's iPhone", "IMEI": "35 308011 264612 5", "CHALLENGE": nonce, **extra}
-    return plistlib.dumps({key: value for key, value in attributes.items() if value is not None})
-
-
-def der_body(content):
-    """What iOS posts: CMS SignedData (definite-length DER) signed with a device certificate."""
-    certificate, key = make_certificate("device identity")
-    return (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(certificate, key, hashes.SHA256())
-            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary]))
-
-
 def ber(tag, *parts):
     return tag + b"\x80" + b"".join(parts) + b"\x00\x00"
 
@@ -135,27 +101,6 @@ def ios_app(api):
     variant = api.create_variant(product["id"], platform="ios", display_name="iPhone", identifier=BUNDLE_IDS[BASE_IPA])
     release = api.upload_release(variant["id"], "adhoc.ipa", ipa_with_profile(BASE_IPA, ADHOC_PROFILE))
     return {"product": product, "variant": variant, "release": release}
-
-
-def get_profile(client, variant_id, **kwargs):
-    response = client.get(f"/udid/profile.mobileconfig?variant={variant_id}", **kwargs)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response
-
-
-def nonce_of(response):
-    return re.search(r"udid_nonce=([^;]+)", response.headers["Set-Cookie"]).group(1)
-
-
-def post_callback(client, nonce, body, **kwargs):
-    return client.post(f"/udid/callback?nonce={nonce}", data=body, content_type="application/pkcs7-signature",
-                       **kwargs)
-
-
-def register(client, variant_id, udid_value, envelope=der_body, **extra):
-    """Download the profile and post the device's answer; returns the callback response."""
-    nonce = nonce_of(get_profile(client, variant_id))
-    return post_callback(client, nonce, envelope(device_plist(udid_value, nonce, **extra)))
 
 
 def token_from(response):
@@ -282,15 +227,17 @@ def test_callback_registers_the_device_and_redirects_with_a_token(client, ios_ap
     assert OTHER_UDID not in response.headers["Location"] and token.startswith(device.id + ".")
 
 
-def test_a_second_registration_updates_the_device_without_a_second_binding(client, ios_app):
+def test_a_second_registration_only_refreshes_last_seen_and_never_rewrites_the_device(client, ios_app):
     variant_id = ios_app["variant"]["id"]
     token_from(register(client, variant_id, OTHER_UDID))
-    first_seen = IOSDevice.get().last_seen_at
-    token_from(register(client, variant_id, OTHER_UDID, DEVICE_NAME="Renamed", VERSION="22A3354", SERIAL=None))
+    known = IOSDevice.get()
+    token_from(register(client, variant_id, OTHER_UDID, DEVICE_NAME="Renamed", VERSION="22A3354", SERIAL="FORGED",
+                        PRODUCT="iPhone99,9"))
     device = IOSDevice.get()
     assert IOSDevice.select().count() == 1 and DeviceBinding.select().count() == 1
-    assert (device.device_name, device.os_version, device.serial) == ("Renamed", "22A3354", "F2LXK0ABCD12")
-    assert device.last_seen_at > first_seen
+    assert (device.device_name, device.os_version, device.serial, device.model) == (
+        known.device_name, known.os_version, known.serial, known.model)
+    assert device.last_seen_at > known.last_seen_at
 
 
 def test_the_same_device_binds_once_per_variant(api, client, ios_app):
@@ -316,6 +263,22 @@ def test_reused_expired_unknown_and_missing_nonces_are_refused(client, ios_app):
         assert_error(post_callback(client, unknown, der_body(device_plist(OTHER_UDID, unknown))), 400,
                      "BAD_REQUEST", "nonce")
     assert DeviceBinding.select().count() == 1
+
+
+@pytest.mark.parametrize("udid_value", [
+    "0" * 39, "0" * 41, "g" * 40, "00008030-001A2B3C4D5E6F7", "00008030-001A2B3C4D5E6F700", "0000803-0001A2B3C4D5E6F70",
+    "00008030_001A2B3C4D5E6F70", "-" * 25, "00008030-001A2B3C-4D5E6F70",
+])
+def test_values_that_do_not_look_like_udids_are_400(client, ios_app, udid_value):
+    response = register(client, ios_app["variant"]["id"], udid_value)
+    assert response.status_code == 400 and "no valid UDID" in response.json["error"]["message"]
+    assert IOSDevice.select().count() == 0
+
+
+@pytest.mark.parametrize("udid_value", ["0123456789abcdef0123456789ABCDEF01234567", OTHER_UDID])
+def test_both_udid_forms_are_accepted(client, ios_app, udid_value):
+    token_from(register(client, ios_app["variant"]["id"], udid_value))
+    assert IOSDevice.get().udid == udid_value
 
 
 @pytest.mark.parametrize("make_body, message", [

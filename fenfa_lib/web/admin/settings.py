@@ -2,10 +2,9 @@
 import logging
 import re
 
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from flask import Blueprint, current_app
 
-from fenfa_lib import current
+from fenfa_lib import apple, current
 from fenfa_lib.config import normalise_base_url, upload_limit_bytes
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import NEWEST_FIRST, Release, Settings, iso, utcnow
@@ -67,7 +66,7 @@ def upload_config():
 def settings_dict(settings):
     data = {name: getattr(settings, name) for name in PUBLIC_FIELDS}
     data["s3_configured"] = s3_configured(settings)
-    data["apple_configured"] = bool(settings.apple_key_id and settings.apple_issuer_id and settings.apple_private_key)
+    data["apple_configured"] = not apple.missing_settings(settings)
     data["updated_at"] = iso(settings.updated_at)
     data["warnings"] = https_warnings()
     return data
@@ -139,9 +138,9 @@ def check_private_key(name, value):
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a PEM string")
     try:
-        load_pem_private_key(value.encode(), password=None)
-    except (ValueError, TypeError):
-        raise ApiError(400, f"{name} is not a PEM private key (the AuthKey_XXXX.p8 file)") from None
+        apple.check_private_key(value)
+    except apple.AppleKeyError as exc:
+        raise ApiError(400, f"{name} {exc}") from None
     return value.strip()
 
 
