@@ -25,8 +25,8 @@ from fenfa_lib.logs import configure_logging
 from fenfa_lib.models import db, open_database
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.web import downloads, health, public, public_api, udid, upload
-from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, settings
-from fenfa_lib.web.auth import SessionInterface
+from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, panel, records, settings
+from fenfa_lib.web.auth import SessionInterface, init_lockout
 from fenfa_lib.web.budget import init_write_limiter
 from fenfa_lib.web.envelope import register_error_handlers
 from fenfa_lib.web.server import build_server, serve
@@ -36,7 +36,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-PAGE_BLUEPRINTS = (public.bp, pages.bp)  # what people browse: their errors are HTML pages
+PAGE_BLUEPRINTS = (public.bp, pages.bp, panel.bp, records.bp)  # what people browse: their errors are HTML pages
 API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
     health.bp, public_api.bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp, lists.bp, exports.bp,
     apple.bp,
@@ -62,6 +62,7 @@ def create_app(config=None):
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     init_write_limiter(app)
+    init_lockout(app)
     for blueprint in PAGE_BLUEPRINTS + API_BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app, PAGE_BLUEPRINTS)

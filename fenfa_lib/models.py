@@ -190,10 +190,21 @@ class Settings(BaseModel):
         return cls.get_or_create(id=1)[0]
 
 
-ALL_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, DeviceBinding, UDIDNonce, Event, Settings]
+class AdminSession(BaseModel):
+    """A signed-in admin browser. The session cookie names it; signing out deletes it, so a copy of the
+    cookie stops working. `token_fingerprint` ties it to the admin token it was started with."""
+
+    id = CharField(primary_key=True)
+    token_fingerprint = CharField()
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
 
 
-SCHEMA_VERSION = 1  # PRAGMA user_version of a database this code made or upgraded
+SCHEMA_1_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, DeviceBinding, UDIDNonce, Event,
+                   Settings]
+
+
+SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code made or upgraded
 
 
 def open_database(path):
@@ -223,16 +234,24 @@ def upgrade_schema():
 
 def migrate_to_1():
     """Schema 1, the first with a version: create the tables, and give a database made before versions the
-    columns added since it was made (with their defaults)."""
+    columns added since it was made (with their defaults). A column added in a later schema is added here
+    too, so a later migration adds its columns only where they are missing."""
     migrator = SqliteMigrator(db)
-    for model in ALL_MODELS:
+    for model in SCHEMA_1_MODELS:
         if not db.table_exists(model._meta.table_name):
             continue
         existing = {column.name for column in db.get_columns(model._meta.table_name)}
         missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
         if missing:
             migrate(*(migrator.add_column(model._meta.table_name, field.column_name, field) for field in missing))
-    db.create_tables(ALL_MODELS, safe=True)
+    db.create_tables(SCHEMA_1_MODELS, safe=True)
 
 
-MIGRATIONS = {1: migrate_to_1}  # schema version -> the function that brings the one before it there
+def migrate_to_2():
+    """Schema 2: admin browser sessions live on the server."""
+    db.execute_sql(
+        'CREATE TABLE IF NOT EXISTS "adminsession" ("id" VARCHAR(255) NOT NULL PRIMARY KEY, '
+        '"token_fingerprint" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "last_seen_at" DATETIME NOT NULL)')
+
+
+MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2}  # schema version -> the function that brings the one before it there

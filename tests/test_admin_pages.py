@@ -1,28 +1,55 @@
-"""Signing a browser in at /admin: the session that lets product pages recognise an admin."""
+"""The admin panel's session: signing in at /admin, the session working the API with its CSRF token,
+signing out on the server, the lockout after failed sign-ins, and every page in both languages."""
 import re
 
 import pytest
 
-from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
+
+PAGES = ["/admin/products", "/admin/smart-upload", "/admin/events", "/admin/devices", "/admin/exports",
+         "/admin/settings"]
 
 
 def csrf_of(response):
     return re.search(r'name="csrf" value="([^"]+)"', response.get_data(as_text=True)).group(1)
 
 
-def sign_in(client, token):
+def page_csrf(client):
+    """The CSRF token a signed-in page hands its script."""
+    page = client.get("/admin/products").get_data(as_text=True)
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def sign_in(client, token, **form):
     csrf = csrf_of(client.get("/admin"))
-    return client.post("/admin/sign-in", data={"csrf": csrf, "token": token})
+    return client.post("/admin/sign-in", data={"csrf": csrf, "token": token, **form})
 
 
-def test_sign_in_sets_a_strict_http_only_session_and_shows_warnings(client):
+def signed_in(client):
+    return client.get("/admin/products").status_code == 200
+
+
+def test_sign_in_sets_a_strict_http_only_session_and_opens_the_panel(client):
     response = sign_in(client, ADMIN_TOKEN)
-    assert response.status_code == 303
+    assert (response.status_code, response.headers["Location"]) == (303, "/admin/products")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert ADMIN_TOKEN not in cookie
-    page = client.get("/admin").get_data(as_text=True)
-    assert "signed in as an admin" in page and "https://" in page
+    page = client.get("/admin/products").get_data(as_text=True)
+    assert "iOS refuses to install" in page  # the deployment warning admins see
+    assert client.get("/admin").headers["Location"] == "/admin/products"
+
+
+def test_pages_send_browsers_that_are_not_signed_in_to_sign_in_and_back(client):
+    response = client.get("/admin/events?type=visit")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin?next=/admin/events?type%3Dvisit"
+    back = sign_in(client, ADMIN_TOKEN, next="/admin/events?type=visit")
+    assert back.headers["Location"] == "/admin/events?type=visit"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/admin/", "/products/demo"])
+def test_sign_in_returns_only_to_admin_pages(client, target):
+    assert sign_in(client, ADMIN_TOKEN, next=target).headers["Location"] == "/admin/products"
 
 
 @pytest.mark.parametrize("token", ["", "wrong", UPLOAD_TOKEN])
@@ -30,27 +57,80 @@ def test_only_admin_tokens_sign_in(client, token):
     response = sign_in(client, token)
     assert response.status_code == 401
     assert "not an admin token" in response.get_data(as_text=True)
-    assert "signed in as an admin" not in client.get("/admin").get_data(as_text=True)
+    assert not signed_in(client)
 
 
 def test_forms_need_the_csrf_token(client):
     client.get("/admin")
     assert client.post("/admin/sign-in", data={"csrf": "forged", "token": ADMIN_TOKEN}).status_code == 400
     assert client.post("/admin/sign-in", data={"token": ADMIN_TOKEN}).status_code == 400
-    assert "signed in as an admin" not in client.get("/admin").get_data(as_text=True)
+    assert client.post("/admin/sign-in", data={"csrf": "é", "token": ADMIN_TOKEN}).status_code == 400
+    assert not signed_in(client)
 
 
-def test_sign_out_ends_the_session(client):
+def test_the_session_works_the_api_and_the_exports_with_its_csrf_header(client):
     sign_in(client, ADMIN_TOKEN)
-    response = client.post("/admin/sign-out", data={"csrf": csrf_of(client.get("/admin"))})
+    csrf = page_csrf(client)
+    created = client.post("/admin/api/products", json={"name": "From the panel", "slug": "panel"},
+                          headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert client.get("/admin/api/settings", headers={"X-CSRF-Token": csrf}).status_code == 200
+    export = client.get("/admin/exports/releases.csv", headers={"X-CSRF-Token": csrf})
+    assert export.status_code == 200 and export.get_data(as_text=True).startswith("release_id,")
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-CSRF-Token": "forged"}])
+def test_the_session_without_its_csrf_header_is_refused(client, headers):
+    sign_in(client, ADMIN_TOKEN)
+    response = client.post("/admin/api/products", json={"name": "Forged", "slug": "forged"}, headers=headers)
+    assert_error(response, 403, "FORBIDDEN", "X-CSRF-Token")
+    assert_error(client.get("/admin/exports/events.csv", headers=headers), 403, "FORBIDDEN")
+
+
+def test_signing_out_ends_the_session_on_the_server(app, client):
+    sign_in(client, ADMIN_TOKEN)
+    csrf = page_csrf(client)
+    saved_cookie = client.get_cookie("session").value
+    response = client.post("/admin/sign-out", data={"csrf": csrf_of(client.get("/admin/products"))})
     assert response.status_code == 303
-    assert "signed in as an admin" not in client.get("/admin").get_data(as_text=True)
+    assert not signed_in(client)
+    thief = app.test_client()
+    thief.set_cookie("session", saved_cookie)
+    assert thief.get("/admin/products").status_code == 303
+    assert_error(thief.get("/admin/api/products", headers={"X-CSRF-Token": csrf}), 401, "UNAUTHORIZED")
 
 
 def test_removing_the_token_from_the_configuration_ends_the_session(app, client):
     sign_in(client, ADMIN_TOKEN)
     app.config["FENFA"]["admin_token"] = ["a-new-token"]
-    assert "signed in as an admin" not in client.get("/admin").get_data(as_text=True)
+    assert not signed_in(client)
+
+
+def test_ten_failed_sign_ins_lock_the_address_out_for_a_minute(client, api):
+    for _ in range(10):
+        assert sign_in(client, "wrong").status_code == 401
+    locked = sign_in(client, ADMIN_TOKEN)
+    assert locked.status_code == 429 and 0 < int(locked.headers["Retry-After"]) <= 60
+    refused = api.call("GET", "/admin/api/products")  # token checks from the address are locked out too
+    assert_error(refused, 429, "TOO_MANY_REQUESTS")
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_ten_unknown_tokens_lock_the_address_out_but_missing_ones_spend_nothing(api):
+    for _ in range(20):
+        assert_error(api.call("GET", "/admin/api/products", token=""), 401, "UNAUTHORIZED", "is required")
+    for _ in range(9):
+        assert_error(api.call("GET", "/admin/api/products", token="guess"), 401, "UNAUTHORIZED")
+    assert api.call("GET", "/admin/api/products").status_code == 200
+    assert_error(api.call("GET", "/admin/api/products", token="guess"), 401, "UNAUTHORIZED")
+    assert_error(api.call("GET", "/admin/api/products"), 429, "TOO_MANY_REQUESTS")
+
+
+def test_other_addresses_are_not_locked_out(api):
+    for _ in range(10):
+        api.call("GET", "/admin/api/products", token="guess")
+    other = api.call("GET", "/admin/api/products", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert other.status_code == 200
 
 
 def test_a_signed_in_browser_sees_the_https_warning_on_product_pages(api, client):
@@ -60,12 +140,37 @@ def test_a_signed_in_browser_sees_the_https_warning_on_product_pages(api, client
     assert "iOS refuses to install" in client.get("/products/demo").get_data(as_text=True)
 
 
-def test_a_non_ascii_csrf_value_is_refused_not_a_crash(client):
-    client.get("/admin")
-    assert client.post("/admin/sign-in", data={"csrf": "é", "token": ADMIN_TOKEN}).status_code == 400
-
-
-def test_the_session_cookie_is_secure_once_the_site_is_https(api, client):
+def test_the_session_cookie_is_secure_once_the_site_is_https(app, api, client):
     assert "Secure" not in sign_in(client, ADMIN_TOKEN).headers["Set-Cookie"]
     api.data("PUT", "/admin/api/settings", json={"primary_domain": "https://apps.example.com"})
-    assert "Secure" in sign_in(client, ADMIN_TOKEN).headers["Set-Cookie"]
+    assert "Secure" in sign_in(app.test_client(), ADMIN_TOKEN).headers["Set-Cookie"]
+
+
+@pytest.mark.parametrize("language,marker", [("en", "Sign out"), ("zh", "退出登录")])
+def test_every_page_renders_in_both_languages(client, shop, language, marker):
+    sign_in(client, ADMIN_TOKEN)
+    assert client.get(f"/admin/language/{language}?next=/admin/settings").headers["Location"] == "/admin/settings"
+    variant_id = shop["variants"]["ios"]["id"]
+    pages = PAGES + [f"/admin/products/{shop['product']['id']}", f"/admin/variants/{variant_id}/stats"]
+    for path in pages:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.get_data(as_text=True)[:500])
+        page = response.get_data(as_text=True)
+        assert marker in page and f'<html lang="{language}">' in page, path
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_language_follows_the_browser_until_switched(client):
+    sign_in(client, ADMIN_TOKEN)
+    assert "退出登录" in client.get("/admin/products", headers={"Accept-Language": "zh-CN,zh;q=0.9"}).get_data(
+        as_text=True)
+    client.get("/admin/language/en")
+    assert "Sign out" in client.get("/admin/products", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert client.get("/admin/language/fr").status_code == 404
+
+
+def test_unknown_rows_are_html_404s_on_panel_pages(client):
+    sign_in(client, ADMIN_TOKEN)
+    response = client.get("/admin/products/prd_0000000000000000")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "prd_0000000000000000 not found" in response.get_data(as_text=True)

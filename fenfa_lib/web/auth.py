@@ -1,14 +1,31 @@
-"""The one X-Auth-Token check (401 without a known token, 403 when its scope is too small), and the
-admin browser session that lets pages recognise an admin."""
+"""The one auth check: an X-Auth-Token (401 without a known token, 403 when its scope is too small), or an
+admin browser session with its CSRF token in X-CSRF-Token. Sessions live on the server, so signing out
+ends them; an address that keeps presenting unknown tokens is locked out for a while (429)."""
 import hashlib
 import hmac
+import math
+import secrets
 from functools import wraps
 
 from flask import current_app, request, session
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import TooManyRequests
 
 from fenfa_lib.errors import ApiError
+from fenfa_lib.models import AdminSession
 from fenfa_lib.web import urls
+from fenfa_lib.web.lockout import Lockout
+
+LOCKOUT = "fenfa.lockout"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def init_lockout(app):
+    app.extensions[LOCKOUT] = Lockout()
+
+
+def lockout():
+    return current_app.extensions[LOCKOUT]
 
 
 def token_scope(token):
@@ -32,20 +49,50 @@ def _matches_any(supplied, tokens):
     return found
 
 
+def refuse_locked_out():
+    """429 with Retry-After while this address is locked out of sign-in and token checks."""
+    wait = lockout().wait(request.remote_addr or "")
+    if wait:
+        seconds = math.ceil(wait)
+        raise TooManyRequests(f"too many failed sign-ins from this address; try again in {seconds} s",
+                              retry_after=seconds)
+
+
+def checked_scope(token):
+    """The scope of a presented token; an unknown one counts against this address (and is a 401)."""
+    refuse_locked_out()
+    granted = token_scope(token)
+    if granted is None:
+        lockout().fail(request.remote_addr or "")
+        raise ApiError(401, "invalid token")
+    return granted
+
+
+def request_scope():
+    """'admin' or 'upload' for this request's token, or 'admin' for a signed-in browser that sent its CSRF
+    token; 401 otherwise."""
+    token = request.headers.get("X-Auth-Token", "")
+    if token:
+        return checked_scope(token)
+    if admin_session() is not None:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()):
+            raise ApiError(403, f"a signed-in browser must send its {CSRF_HEADER} header")
+        return "admin"
+    raise ApiError(401, "X-Auth-Token header is required")
+
+
 def require_token(scope):
-    """Decorator for views that need an `upload` or `admin` token; admin tokens may do both."""
+    """Decorator for views that need an `upload` or `admin` token; admin tokens (and admin sessions) may do
+    both."""
 
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            token = request.headers.get("X-Auth-Token", "")
-            if not token:
-                raise ApiError(401, "X-Auth-Token header is required")
-            granted = token_scope(token)
-            if granted is None:
-                raise ApiError(401, "invalid token")
-            if scope == "admin" and granted != "admin":
+            if scope == "admin" and request_scope() != "admin":
                 raise ApiError(403, "this endpoint needs an admin token")
+            if scope != "admin":
+                request_scope()
             return view(*args, **kwargs)
 
         return wrapper
@@ -54,7 +101,7 @@ def require_token(scope):
 
 
 def require_admin(blueprint):
-    """Make every route of `blueprint` need an admin token."""
+    """Make every route of `blueprint` need an admin token or an admin session."""
 
     @blueprint.before_request
     @require_token("admin")
@@ -76,21 +123,50 @@ def token_fingerprint(token):
 
 
 def start_admin_session(token):
-    """Sign this browser in when `token` is an admin token; True on success."""
+    """Sign this browser in when `token` is an admin token; True on success, False (counted against the
+    address) otherwise."""
+    refuse_locked_out()
     if token_scope(token) != "admin":
+        lockout().fail(request.remote_addr or "")
         return False
-    session.clear()
-    session["admin"] = token_fingerprint(token)
+    end_admin_session()
+    row = AdminSession.create(id=secrets.token_urlsafe(32), token_fingerprint=token_fingerprint(token))
+    session["sid"] = row.id
+    session["csrf"] = secrets.token_urlsafe(24)
     return True
 
 
+def end_admin_session():
+    """Sign out on the server too: the session row goes, and with it every copy of the cookie."""
+    sid = session.get("sid")
+    if sid:
+        AdminSession.delete().where(AdminSession.id == sid).execute()
+    session.clear()
+
+
+def admin_session():
+    """The signed-in admin session of this browser, or None (signed out, expired token, or none at all)."""
+    sid = session.get("sid")
+    if not sid:
+        return None
+    row = AdminSession.get_or_none(AdminSession.id == sid)
+    admin_tokens = current_app.config["FENFA"]["admin_token"]
+    if row is None or not any(hmac.compare_digest(row.token_fingerprint, token_fingerprint(admin))
+                              for admin in admin_tokens):
+        return None
+    return row
+
+
 def is_admin_request():
-    """An admin token in X-Auth-Token, or a browser session started with a still-configured admin token."""
+    """An admin token in X-Auth-Token, or a browser signed in with a still-configured admin token."""
     token = request.headers.get("X-Auth-Token", "")
     if token:
         return token_scope(token) == "admin"
-    fingerprint = session.get("admin")
-    admin_tokens = current_app.config["FENFA"]["admin_token"]
-    return bool(fingerprint) and any(
-        hmac.compare_digest(fingerprint, token_fingerprint(admin)) for admin in admin_tokens
-    )
+    return admin_session() is not None
+
+
+def csrf_token():
+    """This browser's CSRF token, which its forms and API calls send back."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]

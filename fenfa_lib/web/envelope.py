@@ -69,13 +69,17 @@ def register_error_handlers(app, page_blueprints):
     app.extensions[PAGE_BLUEPRINTS] = {blueprint.name for blueprint in page_blueprints} | {None}
     @app.errorhandler(ApiError)
     def handle_api_error(error):
+        if not wants_json():
+            return render_template("error.html", status=error.status, message=error.message), error.status
         return error_response(error.status, error.message)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error):
-        if not wants_json():
-            return render_template("error.html", status=error.code, message=error.description), error.code
-        response, status = error_response(error.code, _http_message(error))
+        if wants_json():
+            response, status = error_response(error.code, _http_message(error))
+        else:
+            page = render_template("error.html", status=error.code, message=error.description)
+            response, status = app.make_response((page, error.code)), error.code
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value

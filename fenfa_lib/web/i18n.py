@@ -1,4 +1,5 @@
-"""The public pages' texts in English and Chinese, chosen from Accept-Language."""
+"""The public pages' texts in English and Chinese, chosen from Accept-Language, and the translator the admin
+panel's texts share."""
 LANGUAGES = ("en", "zh")
 
 TEXTS = {
@@ -59,12 +60,13 @@ TEXTS = {
 }
 
 
-def translator(language):
-    """A `t(key, **values)` function for templates; unknown languages fall back to English."""
-    texts = TEXTS.get(language, TEXTS["en"])
+def translator(language, catalog=TEXTS):
+    """A `t(key, **values)` function for templates over `catalog` (these public texts unless given);
+    unknown languages fall back to English."""
+    texts = catalog.get(language, catalog["en"])
 
     def translate(key, **values):
-        text = texts.get(key, TEXTS["en"][key])
+        text = texts.get(key, catalog["en"][key])
         return text.format(**values) if values else text
 
     return translate

@@ -16,7 +16,7 @@ from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import Error
 
 from fenfa_lib.config import MAX_SMALL_BODY
-from fenfa_lib.web.auth import scope_of
+from fenfa_lib.web.auth import LOCKOUT, scope_of
 from fenfa_lib.web.envelope import error_code, upload_limit_message
 
 log = logging.getLogger("fenfa")
@@ -39,20 +39,35 @@ class Admission:
 
     def __init__(self, app):
         self.config = app.config["FENFA"]
+        self.lockout = app.extensions[LOCKOUT]
         self.upload_paths = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("upload.")}
 
-    def refusal(self, path, headers, content_length):
-        """A Refusal for a request whose body must not be read, else None."""
+    def refusal(self, path, headers, content_length, client):
+        """A Refusal for a request whose body must not be read, else None. A signed-in browser's upload (a
+        session cookie and a CSRF header) is admitted here and checked in full by the route."""
         if path in self.upload_paths:
             token = headers.get("X_AUTH_TOKEN", "")
             if not token:
+                if "COOKIE" in headers and headers.get("X_CSRF_TOKEN"):
+                    return None
                 return Refusal(401, "X-Auth-Token header is required")
+            client = self.client_address(headers, client)
+            if self.lockout.wait(client):
+                return Refusal(429, "too many failed sign-ins from this address; try again later")
             if scope_of(token, self.config) is None:
+                self.lockout.fail(client)
                 return Refusal(401, "invalid token")
             return None
         if content_length > MAX_SMALL_BODY:
             return Refusal(413, f"request body must be at most {MAX_SMALL_BODY} bytes")
         return None
+
+    def client_address(self, headers, socket_address):
+        """The client as the app's ProxyFix will see it: the X-Forwarded-For entry `trusted_proxies` hops
+        from the end, else the socket's address."""
+        hops = self.config["trusted_proxies"]
+        forwarded = [value.strip() for value in headers.get("X_FORWARDED_FOR", "").split(",")]
+        return forwarded[-hops] if hops and len(forwarded) >= hops and forwarded[-hops] else socket_address
 
 
 class AdmittingParser(HTTPRequestParser):
@@ -61,15 +76,16 @@ class AdmittingParser(HTTPRequestParser):
 
     body_limit = None
 
-    def __init__(self, adj, admission):
+    def __init__(self, adj, admission, client):
         super().__init__(adj)
         self.admission = admission
+        self.client = client  # the socket's address: behind a proxy, the proxy's
 
     def parse_header(self, header_plus):
         super().parse_header(header_plus)
         if self.body_rcv is None:
             return
-        refusal = self.admission.refusal(self.path, self.headers, self.content_length)
+        refusal = self.admission.refusal(self.path, self.headers, self.content_length, self.client)
         if refusal:
             self.error = refusal
             self.completed = True
@@ -138,7 +154,7 @@ class EnvelopeChannel(HTTPChannel):
 
     def __init__(self, server, sock, addr, adj, map=None):
         super().__init__(server, sock, addr, adj, map)
-        self.parser_class = partial(AdmittingParser, admission=server.admission)
+        self.parser_class = partial(AdmittingParser, admission=server.admission, client=addr[0] if addr else "")
 
 
 def allow_descriptors(connection_limit):

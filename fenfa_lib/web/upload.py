@@ -1,4 +1,5 @@
 """POST /upload (upload token), smart upload and parse-only (admin token)."""
+import base64
 import re
 
 from flask import Blueprint, current_app, request
@@ -8,6 +9,7 @@ from fenfa_lib.catalog import find_variant
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import Variant, iso
 from fenfa_lib.packages import filetypes
+from fenfa_lib.packages.images import image_type
 from fenfa_lib.text import is_ascii_number
 from fenfa_lib.uploads import ReceivedFile, inspect_package, profile_row
 from fenfa_lib.web import urls
@@ -61,9 +63,16 @@ def parse_app():
         "min_os": info.min_os,
         "device_family": list(info.device_family),
         "has_icon": bool(info.icon),
+        "icon": icon_data_url(info.icon),
         "provisioning_profile": profile_dict(profile_row(info.profile)) if info.profile else None,
         "variant_id": existing.id if existing else None,
     })
+
+
+def icon_data_url(icon):
+    """The parsed icon inline, for a page to show before anything is stored."""
+    kind = image_type(icon) if icon else None
+    return f"data:image/{kind};base64,{base64.b64encode(icon).decode()}" if kind else None
 
 
 def release_answer(variant):

@@ -1,11 +1,11 @@
 """Admin API for products, variants, releases and publishing."""
-from flask import Blueprint, request
-from peewee import JOIN, fn, prefetch
+from flask import Blueprint
 
 from fenfa_lib import catalog
 from fenfa_lib.ids import MAX_SLUG_LENGTH, PREFIXES
-from fenfa_lib.models import NEWEST_FIRST, Product, ProvisioningProfile, Release, Variant, utcnow
+from fenfa_lib.models import Product, Release, Variant, utcnow
 from fenfa_lib.web import validate
+from fenfa_lib.web.admin.queries import filtered_products, variants_with_releases
 from fenfa_lib.web.admin.stats import variant_stats
 from fenfa_lib.web.auth import require_admin
 from fenfa_lib.web.envelope import ok
@@ -51,17 +51,7 @@ def read_fields(body, readers, creating):
 
 @bp.get("/products")
 def list_products():
-    variant_count = fn.COUNT(Variant.id)
-    query = (
-        Product.select(Product, variant_count.alias("variant_count"))
-        .join(Variant, JOIN.LEFT_OUTER)
-        .group_by(Product.id)
-        .order_by(Product.created_at.desc(), Product.id)
-    )
-    term = request.args.get("q", "").strip()
-    if term:
-        query = query.where(Product.name.contains(term) | Product.slug.contains(term))
-    return ok(validate.paginate(query, lambda row: product_dict(row, row.variant_count)))
+    return ok(validate.paginate(filtered_products(), lambda row: product_dict(row, row.variant_count)))
 
 
 @bp.post("/products")
@@ -73,15 +63,10 @@ def create_product():
 @bp.get("/products/<product_id>")
 def get_product(product_id):
     product = get_or_404(Product, product_id, "product")
-    variants = list(product.variants.order_by(Variant.sort_order, Variant.created_at))
-    releases = Release.select().join(Variant).where(Variant.product == product).order_by(*NEWEST_FIRST)
-    releases_by_variant = {}
-    for release in prefetch(releases, ProvisioningProfile):
-        releases_by_variant.setdefault(release.variant_id, []).append(release_dict(release, admin=True))
     return ok({
         "product": product_dict(product),
-        "variants": [{**variant_dict(variant), "releases": releases_by_variant.get(variant.id, [])}
-                     for variant in variants],
+        "variants": [{**variant_dict(variant), "releases": [release_dict(release, admin=True) for release in releases]}
+                     for variant, releases in variants_with_releases(product)],
     })
 
 

@@ -1,20 +1,15 @@
-"""GET /admin: signing a browser in and out with an admin token (an HttpOnly, SameSite=Strict
-session cookie; forms carry a CSRF token)."""
+"""GET /admin: signing a browser in and out with an admin token (an HttpOnly, SameSite=Strict session
+cookie naming a session kept on the server; forms carry a CSRF token), and the language switch."""
 import hmac
-import secrets
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, request, session, url_for
 
-from fenfa_lib.web import urls
-from fenfa_lib.web.auth import is_admin_request, start_admin_session
+from fenfa_lib.web.admin.rendering import LANGUAGE_COOKIE, render_admin
+from fenfa_lib.web.auth import admin_session, end_admin_session, start_admin_session
+from fenfa_lib.web.i18n import LANGUAGES
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
-
-
-def csrf_token():
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(24)
-    return session["csrf"]
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def check_csrf():
@@ -23,23 +18,39 @@ def check_csrf():
         abort(400, "The form expired; reload the page and try again.")
 
 
+def local_target(default):
+    """The `next` path a sign-in returns to: only a path of this site's admin panel."""
+    target = request.values.get("next", "")
+    return target if target.startswith("/admin/") and not target.startswith("//") else default
+
+
 @bp.get("")
 def home():
-    signed_in = is_admin_request()
-    return render_template("admin.html", signed_in=signed_in, warnings=urls.admin_warnings(signed_in),
-                           csrf=csrf_token(), failed=False)
+    if admin_session() is not None:
+        return redirect(local_target(url_for("admin_panel.products")), 303)
+    return render_admin("admin/sign_in.html", failed=False, next=local_target(""))
 
 
 @bp.post("/sign-in")
 def sign_in():
     check_csrf()
     if not start_admin_session(request.form.get("token", "").strip()):
-        return render_template("admin.html", signed_in=False, warnings=[], csrf=csrf_token(), failed=True), 401
-    return redirect(url_for("admin_pages.home"), 303)
+        return render_admin("admin/sign_in.html", status=401, failed=True, next=local_target(""))
+    return redirect(local_target(url_for("admin_panel.products")), 303)
 
 
 @bp.post("/sign-out")
 def sign_out():
     check_csrf()
-    session.clear()
+    end_admin_session()
     return redirect(url_for("admin_pages.home"), 303)
+
+
+@bp.get("/language/<code>")
+def language(code):
+    if code not in LANGUAGES:
+        abort(404)
+    response = redirect(local_target(url_for("admin_pages.home")), 303)
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=LANGUAGE_COOKIE_SECONDS, path="/admin", samesite="Lax",
+                        secure=request.is_secure, httponly=True)
+    return response

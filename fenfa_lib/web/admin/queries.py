@@ -1,15 +1,49 @@
 """The filtered queries behind the admin lists and CSV exports; each reads its filters from the query string."""
 from flask import request
-from peewee import JOIN, fn
+from peewee import JOIN, fn, prefetch
 
 from fenfa_lib.catalog import normalise_platform
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import EVENT_TYPES
-from fenfa_lib.models import DeviceBinding, Event, IOSDevice, Release, Variant
+from fenfa_lib.models import (
+    NEWEST_FIRST,
+    DeviceBinding,
+    Event,
+    IOSDevice,
+    Product,
+    ProvisioningProfile,
+    Release,
+    Variant,
+)
 from fenfa_lib.web import validate
 
 EVENT_ID_FILTERS = {"product_id": Event.product_id, "variant_id": Event.variant_id, "release_id": Event.release_id}
 RELEASE_ID_FILTERS = {"product_id": Variant.product, "variant_id": Release.variant}
+
+
+def filtered_products():
+    """Products matching the query string's `q` (name or slug), newest first, each with its `variant_count`."""
+    query = (
+        Product.select(Product, fn.COUNT(Variant.id).alias("variant_count"))
+        .join(Variant, JOIN.LEFT_OUTER)
+        .group_by(Product.id)
+        .order_by(Product.created_at.desc(), Product.id)
+    )
+    term = request.args.get("q", "").strip()
+    if term:
+        query = query.where(Product.name.contains(term) | Product.slug.contains(term))
+    return query
+
+
+def variants_with_releases(product):
+    """[(variant, its releases newest first, profiles loaded)] of a product, in the admin's sort order: two
+    queries however many releases there are."""
+    variants = list(product.variants.order_by(Variant.sort_order, Variant.created_at))
+    releases = Release.select().join(Variant).where(Variant.product == product).order_by(*NEWEST_FIRST)
+    by_variant = {}
+    for release in prefetch(releases, ProvisioningProfile):
+        by_variant.setdefault(release.variant_id, []).append(release)
+    return [(variant, by_variant.get(variant.id, [])) for variant in variants]
 
 
 def filtered_events():
