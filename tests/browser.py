@@ -2,12 +2,15 @@
 Playwright, and device profiles. `playwright install` cannot work here; CI installs chromium by apt."""
 import json
 import shutil
+import tempfile
 import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
-from waitress import create_server, wasyncore
+from waitress import wasyncore
+
+from fenfa_lib.web.server import build_server
 
 from corpus import skip_or_fail
 from helpers import ADMIN_TOKEN
@@ -54,8 +57,10 @@ def chromium(playwright):
 
 @pytest.fixture
 def live_server(app):
-    """The test's app served by waitress on 127.0.0.1; yields its base URL."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    """The test's app served on 127.0.0.1 by the server `python fenfa.py` runs; yields its base URL."""
+    app.config["FENFA"] = {**app.config["FENFA"], "host": "127.0.0.1", "port": 0}
+    temp_dir = tempfile.tempdir  # build_server points it at the data dir, which goes with the test
+    server = build_server(app)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
@@ -63,6 +68,7 @@ def live_server(app):
     server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
     thread.join(timeout=10)
     server.task_dispatcher.shutdown()
+    tempfile.tempdir = temp_dir
 
 
 class DevicePage:

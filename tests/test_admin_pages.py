@@ -174,3 +174,18 @@ def test_unknown_rows_are_html_404s_on_panel_pages(client):
     response = client.get("/admin/products/prd_0000000000000000")
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert "prd_0000000000000000 not found" in response.get_data(as_text=True)
+
+
+def test_the_stats_chart_draws_a_bar_for_todays_downloads(client, shop):
+    release = shop["releases"]["windows"]
+    for _ in range(3):
+        client.get(f"/d/{release['id']}")
+    sign_in(client, ADMIN_TOKEN)
+    page = client.get(f"/admin/variants/{shop['variants']['windows']['id']}/stats").get_data(as_text=True)
+    chart = page[page.index("<svg"):page.index("</svg>")]
+    assert chart.count('<rect class="bar"') == 30
+    today = re.findall(r'height="([\d.]+)"><title>([\d-]+): (\d+)</title>', chart)[-1]
+    assert today[2] == "3" and float(today[0]) > 0
+    assert all(float(height) == 0 for height, _, count in re.findall(
+        r'height="([\d.]+)"><title>([\d-]+): (\d+)</title>', chart)[:-1])
+    assert '>5</text>' in chart  # the scale's top: the first round number past 3

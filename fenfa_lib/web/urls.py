@@ -6,6 +6,8 @@ from flask import current_app, request
 
 from fenfa_lib import current
 
+HTTPS_WARNING = "primary domain is not https://: iOS refuses to install over the air without HTTPS"
+
 
 def base_url():
     """Admin-saved primary domain, else the configured one, else scheme://host of the request."""
@@ -66,9 +68,7 @@ def with_query(url, **params):
 
 def https_warnings():
     """Warnings for admins about the effective primary domain."""
-    if base_url().startswith("https://"):
-        return []
-    return ["primary domain is not https://: iOS refuses to install over the air without HTTPS"]
+    return [] if base_url().startswith("https://") else [HTTPS_WARNING]
 
 
 def admin_warnings(is_admin):

@@ -2,8 +2,8 @@
 allows neither), its colours from the stylesheet's classes."""
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 600, 180
-LEFT, BOTTOM, TOP = 36, 24, 10
+WIDTH, HEIGHT = 600, 200
+LEFT, BOTTOM, TOP = 40, 28, 12
 
 
 def nice_ceiling(value):
@@ -23,7 +23,7 @@ def downloads_chart(days, title):
     slot = plot_width / max(len(days), 1)
     parts = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
-    for fraction in (0, 0.5, 1):
+    for fraction in (0, 0.5, 1) if top % 2 == 0 else (0, 1):  # whole numbers only on the scale
         y = TOP + plot_height * (1 - fraction)
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{top * fraction:g}</text>')

@@ -25,9 +25,11 @@ def admin_language():
 
 def render_admin(template, status=200, **context):
     lang = admin_language()
+    signed_in = admin_session() is not None
+    # The API's warnings are English sentences; the texts translate the ones they know.
+    warnings = [TEXTS[lang].get(warning, warning) for warning in urls.admin_warnings(signed_in)]
     body = render_template(template, lang=lang, t=translator(lang, TEXTS), csrf=csrf_token(),
-                           navigation=NAVIGATION, signed_in=admin_session() is not None,
-                           warnings=urls.admin_warnings(admin_session() is not None), **context)
+                           navigation=NAVIGATION, signed_in=signed_in, warnings=warnings, **context)
     return body, status, {"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"}
 
 

@@ -1,4 +1,5 @@
 """The admin panel's texts in English and Chinese (web/i18n.translator reads them)."""
+from fenfa_lib.web.urls import HTTPS_WARNING
 
 ENGLISH = {
     "admin_title": "Fenfa admin",
@@ -330,5 +331,9 @@ CHINESE = {
     "clear_secret": "清除",
     "test_connection": "测试连接",
 }
+
+# Warnings the API words in English (web/urls.https_warnings), by their English text.
+ENGLISH[HTTPS_WARNING] = HTTPS_WARNING
+CHINESE[HTTPS_WARNING] = "主域名不是 https://：iOS 不允许在没有 HTTPS 的情况下无线安装。"
 
 TEXTS = {"en": ENGLISH, "zh": CHINESE}
