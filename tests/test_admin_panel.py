@@ -149,3 +149,31 @@ def test_every_page_fits_the_screen_in_both_languages(live_server, open_as, shop
             assert label, f"{name}: a control without a label: {control.evaluate('el => el.outerHTML')}"
         save_screenshot(page, tmp_path, f"admin-{language}-{device}-{name}")
     assert view.errors == []
+
+
+def test_settings_clear_a_secret_and_test_the_apple_connection(live_server, open_as, api):
+    api.data("PUT", "/admin/api/settings", json={"s3_access_key": "AKIA-KEPT-SECRET"})
+    view = open_as(DESKTOP)
+    page = view.page
+    sign_in(page, live_server)
+    page.goto(f"{live_server}/admin/settings")
+    secret = page.get_by_label("S3 access key")
+    assert secret.input_value() == "" and "configured" in secret.get_attribute("placeholder")
+    assert "AKIA-KEPT-SECRET" not in page.content()
+    page.get_by_role("button", name="Test connection").click()
+    page.get_by_text("the Apple Developer API is not configured").wait_for()
+    page.get_by_label("Clear it").check()
+    with page.expect_navigation():
+        page.locator("form.settings > .form-actions").get_by_role("button", name="Save").click()
+    assert page.get_by_label("Clear it").count() == 0
+    assert view.errors == []
+
+
+def test_devices_are_registered_with_apple_from_the_devices_page(live_server, open_as, api):
+    view = open_as(PHONE)
+    page = view.page
+    sign_in(page, live_server)
+    page.goto(f"{live_server}/admin/devices")
+    page.get_by_role("button", name="Register all unregistered").click()
+    page.get_by_text("the Apple Developer API is not configured").wait_for()  # the API's 400, shown in place
+    assert [error for error in view.errors if "status of 400" not in error] == []
