@@ -29,6 +29,7 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/transfer.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV)

@@ -21,13 +21,14 @@ from fenfa_lib.config import (
     server_secret,
     upload_limit_bytes,
 )
+from fenfa_lib.data_dir_lock import claim
 from fenfa_lib.logs import configure_logging
 from fenfa_lib.models import db, open_database
-from fenfa_lib.release_files import sweep_leftovers
+from fenfa_lib.release_files import LEFTOVER_MIN_AGE, sweep_leftovers
 from fenfa_lib.web import downloads, health, public, public_api, udid, upload
 from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, panel, records, settings
 from fenfa_lib.web.auth import SessionInterface, init_lockout
-from fenfa_lib.web.budget import init_write_limiter
+from fenfa_lib.web.budget import init_budgets
 from fenfa_lib.web.envelope import register_error_handlers
 from fenfa_lib.web.server import build_server, serve
 from fenfa_lib.web.spool import SpoolingRequest
@@ -37,10 +38,10 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 PAGE_BLUEPRINTS = (public.bp, pages.bp, panel.bp, records.bp)  # what people browse: their errors are HTML pages
+DATA_DIR_LOCK = "fenfa.data_dir_lock"
 API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
     health.bp, public_api.bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp, lists.bp, exports.bp,
-    apple.bp,
-)
+    apple.bp, )
 
 
 def create_app(config=None):
@@ -57,11 +58,13 @@ def create_app(config=None):
     app.session_interface = SessionInterface()
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
     open_database(settings["data_dir"] / "fenfa.db")
-    sweep_leftovers(settings["data_dir"])
+    lock, alone = claim(settings["data_dir"])
+    app.extensions[DATA_DIR_LOCK] = lock
+    sweep_leftovers(settings["data_dir"], min_age=0 if alone else LEFTOVER_MIN_AGE)
     if settings["trusted_proxies"]:
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-    init_write_limiter(app)
+    init_budgets(app)
     init_lockout(app)
     for blueprint in PAGE_BLUEPRINTS + API_BLUEPRINTS:
         app.register_blueprint(blueprint)

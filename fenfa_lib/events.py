@@ -1,8 +1,12 @@
 """Analytics events: the append-only rows that record visits, clicks, downloads and uploads."""
+import logging
 from typing import NamedTuple
+
+from peewee import OperationalError
 
 from fenfa_lib.models import Event, Release, db
 
+log = logging.getLogger("fenfa")
 EVENT_TYPES = ("visit", "click", "download", "upload")
 MAX_USER_AGENT_LENGTH = 512
 
@@ -27,9 +31,33 @@ def record_event(event_type, client, product_id="", variant_id="", release_id=""
     )
 
 
+def is_busy(error):
+    """Whether a database error means another writer held the lock for the whole busy timeout."""
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def record_if_idle(event_type, client, **target):
+    """Record an event that must not hold up the answer it describes (a page visit, a download): when another
+    writer holds the database this long, the event is left out and logged instead."""
+    try:
+        with db.atomic():
+            return record_event(event_type, client, **target)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        log.warning("%s not recorded: the database is busy (%s)", event_type, exc)
+        return None
+
+
 def count_download(release, client):
-    """Add one to the release's download count and record the download event, together or not at all."""
-    with db.atomic():
-        Release.update(download_count=Release.download_count + 1).where(Release.id == release.id).execute()
-        record_event("download", client, release.variant.product_id, release.variant_id, release.id)
+    """Add one to the release's download count and record the download event, together or not at all. A
+    database another writer holds too long costs the count (logged), never the tester's download."""
+    try:
+        with db.atomic():
+            Release.update(download_count=Release.download_count + 1).where(Release.id == release.id).execute()
+            record_event("download", client, release.variant.product_id, release.variant_id, release.id)
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        log.warning("download of %s not counted: the database is busy (%s)", release.id, exc)
 

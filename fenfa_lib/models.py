@@ -187,7 +187,8 @@ class Settings(BaseModel):
 
     @classmethod
     def load(cls):
-        return cls.get_or_create(id=1)[0]
+        """The row, read only: open_database made sure it exists, so no response needs the write lock."""
+        return cls.get_by_id(1)
 
 
 class AdminSession(BaseModel):
@@ -205,16 +206,18 @@ SCHEMA_1_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, De
 
 
 SCHEMA_VERSION = 2  # PRAGMA user_version of a database this code made or upgraded
+BUSY_TIMEOUT_MS = 5000  # how long a write waits for another writer before the request answers 503
 
 
 def open_database(path):
     """Bind the models to the SQLite file at `path`, creating or upgrading its schema."""
     db.init(
         str(path),
-        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": 5000},
+        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS},
     )
     with db.connection_context():
         upgrade_schema()
+        Settings.get_or_create(id=1)
     return db
 
 

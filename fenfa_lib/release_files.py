@@ -46,27 +46,29 @@ def remove_folders(folders):
             log.error("could not delete %s files under %s: %s", kind, folder, exc)
 
 
-def sweep_leftovers(data_dir):
-    """At start-up, remove what a crashed or killed server left behind. Leftovers younger than LEFTOVER_MIN_AGE
-    stay: they may belong to an upload of a server that is still running (a second `python fenfa.py` must not
-    break it)."""
-    clear_stale_spools(data_dir / "tmp")
-    remove_orphan_folders(data_dir)
+def sweep_leftovers(data_dir, min_age=LEFTOVER_MIN_AGE):
+    """Remove what a crashed or killed server left behind. Leftovers younger than `min_age` stay: while another
+    server may be running on the data dir, they may belong to an upload it has not finished."""
+    clear_stale_spools(data_dir / "tmp", min_age)
+    remove_orphan_folders(data_dir, min_age)
 
 
 def _older_than(path, seconds):
     return time.time() - path.stat().st_mtime >= seconds
 
 
-def clear_stale_spools(directory):
+def clear_stale_spools(directory, min_age):
     """Remove the temporary files of uploads that never finished."""
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.iterdir():
-        if leftover.is_file() and _older_than(leftover, LEFTOVER_MIN_AGE):
-            leftover.unlink()
+        try:
+            if leftover.is_file() and _older_than(leftover, min_age):
+                leftover.unlink()
+        except FileNotFoundError:
+            pass  # finished (and removed) by its own request meanwhile
 
 
-def remove_orphan_folders(data_dir):
+def remove_orphan_folders(data_dir, min_age):
     """Delete local release folders without a release row: files stored by an upload whose commit never came."""
     storage = build_storage("local", data_dir, {})
     folders = [path for path in storage.root.glob("prd_*/var_*/rel_*") if path.is_dir()]
@@ -75,7 +77,7 @@ def remove_orphan_folders(data_dir):
     with db.connection_context():
         release_ids = {release_id for (release_id,) in Release.select(Release.id).tuples()}
     for folder in folders:
-        if folder.name in release_ids or not _older_than(folder, LEFTOVER_MIN_AGE):
+        if folder.name in release_ids or not _older_than(folder, min_age):
             continue
         try:
             storage.delete_prefix(folder.relative_to(storage.root).as_posix())

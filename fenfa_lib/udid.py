@@ -31,7 +31,7 @@ from fenfa_lib.models import (
     utcnow,
 )
 from fenfa_lib.packages.cms import cms_content
-from fenfa_lib.text import is_ascii_number
+from fenfa_lib.text import is_ascii_number, without_control_characters
 
 DEVICE_ATTRIBUTES = ["UDID", "IMEI", "ICCID", "VERSION", "PRODUCT", "SERIAL", "DEVICE_NAME"]
 DEVICE_BOUND_KINDS = ("ad-hoc", "development")
@@ -65,6 +65,7 @@ class SigningChain:
 def profile_service_profile(callback_url, nonce, product_name, organization):
     """The XML plist of a "Profile Service" profile that makes iOS post its attributes to `callback_url`."""
     host = urlsplit(callback_url).hostname or "localhost"
+    product_name, organization = without_control_characters(product_name), without_control_characters(organization)
     return plistlib.dumps({
         "PayloadType": "Profile Service",
         "PayloadVersion": 1,

@@ -40,18 +40,22 @@ def test_full_download_has_headers_and_counts_once(client, release):
     assert (event.ip, event.user_agent) == ("127.0.0.1", "curl/8.0")
 
 
-def test_ranges_are_byte_exact_and_only_the_first_byte_counts(client, release):
+def test_ranges_are_byte_exact_and_only_the_whole_file_counts(client, release):
     response = client.get(f"/d/{release['id']}", headers={"Range": "bytes=1000-1999"})
     assert response.status_code == 206
     assert response.data == CONTENT[1000:2000]
     assert response.headers["Content-Range"] == f"bytes 1000-1999/{len(CONTENT)}"
     assert download_count(release["id"]) == 0
-    response = client.get(f"/d/{release['id']}", headers={"Range": "bytes=0-99"})
+    response = client.get(f"/d/{release['id']}", headers={"Range": "bytes=0-99"})  # a probe, not a download
     assert (response.status_code, response.data) == (206, CONTENT[:100])
-    assert download_count(release["id"]) == 1
+    assert download_count(release["id"]) == 0
     response = client.get(f"/d/{release['id']}", headers={"Range": "bytes=-10"})
     assert (response.status_code, response.data) == (206, CONTENT[-10:])
-    assert download_count(release["id"]) == 1
+    assert download_count(release["id"]) == 0
+    for whole in ("bytes=0-", f"bytes=0-{len(CONTENT) - 1}", f"bytes=0-{len(CONTENT) + 100}"):
+        response = client.get(f"/d/{release['id']}", headers={"Range": whole})
+        assert (response.status_code, response.data) == (206, CONTENT)
+    assert download_count(release["id"]) == 3
 
 
 def test_if_range_with_a_stale_etag_sends_the_whole_file(client, release):

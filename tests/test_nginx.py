@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from fenfa_lib.web.budget import BUDGETS_PER_MINUTE
+
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
 from live import live_fenfa
 from nginx import running_nginx
@@ -93,7 +95,8 @@ def test_each_client_behind_nginx_has_its_own_anonymous_budget(behind_nginx, tmp
     base, cert = behind_nginx
     upload, _ = windows_build(base, cert, tmp_path, 4096)
     variant_id = upload["app"]["variant_id"]
-    assert post_events(base, cert, "127.0.0.3", 61, variant_id) == [201] * 60 + [429]
+    budget = BUDGETS_PER_MINUTE["events"]
+    assert post_events(base, cert, "127.0.0.3", budget + 1, variant_id) == [201] * budget + [429]
     assert post_events(base, cert, "127.0.0.4", 3, variant_id) == [201] * 3
     assert {event["ip"] for event in events(base, cert, "click")} == {"127.0.0.3", "127.0.0.4"}
 

@@ -83,8 +83,11 @@ def test_upload_goes_to_the_bucket_and_downloads_by_presigned_redirect(api, clie
     status, _, body = fetch(location, {"Range": "bytes=100-199"})
     assert (status, body) == (206, content[100:200])
     assert Release.get_by_id(release["id"]).download_count == 1
-    client.get(f"/d/{release['id']}", headers={"Range": "bytes=500-"})
+    for partial in ("bytes=500-", "bytes=0-99"):  # a resumed download, a probe of the first bytes
+        client.get(f"/d/{release['id']}", headers={"Range": partial})
     assert Release.get_by_id(release["id"]).download_count == 1
+    client.get(f"/d/{release['id']}", headers={"Range": "bytes=0-"})
+    assert Release.get_by_id(release["id"]).download_count == 2
 
 
 def test_presigned_urls_expire(api, client, variant, use_s3):

@@ -229,7 +229,7 @@ def test_oversized_upload_is_413_and_leaves_nothing(make_app, data_dir):
 
 
 def test_stale_temporary_files_are_removed_at_start(make_app, data_dir):
-    (data_dir / "tmp").mkdir(parents=True)
+    running = make_app()  # another server on the data dir: it holds the data dir's lock while it lives
     crashed = data_dir / "tmp" / "upload-crashed.part"
     crashed.write_bytes(b"half a file")
     two_hours_ago = time.time() - 7200
@@ -238,6 +238,7 @@ def test_stale_temporary_files_are_removed_at_start(make_app, data_dir):
     in_flight.write_bytes(b"being written by a running server")
     make_app()
     assert list((data_dir / "tmp").iterdir()) == [in_flight]
+    assert running.extensions  # kept alive, with its lock, until here
 
 
 @pytest.mark.parametrize("failing_verb", ["save_file", "save_bytes"])

@@ -1,12 +1,15 @@
 """The upload pipeline under stress: concurrent writers, failures between storing and committing, crashes,
 long file names and crafted multipart forms."""
+import fcntl
 import io
 import os
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 
+from fenfa_lib.data_dir_lock import LOCK_FILE
 from fenfa_lib.models import Event, Product, Release, Variant
 from fenfa_lib.packages.filetypes import MAX_FILE_NAME_BYTES, safe_file_name
 from fenfa_lib.release_files import LEFTOVER_MIN_AGE
@@ -108,6 +111,15 @@ def test_smart_upload_refuses_when_the_app_appeared_during_the_upload(app, data_
     assert Product.select().count() == 1
 
 
+@contextmanager
+def another_server(data_dir):
+    """The lock a running server holds on its data dir, held by this test instead."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / LOCK_FILE, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        yield
+
+
 def make_folder(folder, age=LONG_AGO):
     folder.mkdir(parents=True)
     (folder / "setup.exe").write_bytes(EXE)
@@ -129,11 +141,22 @@ def test_orphan_release_folders_are_removed_at_start(api, windows_variant, data_
     assert api.call("GET", f"/d/{release['id']}", token="").data == EXE
 
 
-def test_a_folder_stored_moments_ago_is_left_for_its_upload_to_commit(make_app, data_dir):
+def test_a_folder_stored_moments_ago_is_left_while_another_server_may_commit_it(make_app, data_dir):
     in_flight = make_folder(data_dir / "uploads" / "prd_00000000000000cc" / "var_00000000000000cc" /
                             "rel_00000000000000cc", age=time.time())
-    make_app()
+    with another_server(data_dir):
+        make_app()
     assert (in_flight / "setup.exe").read_bytes() == EXE
+
+
+def test_with_no_other_server_every_leftover_goes_at_once(make_app, data_dir):
+    fresh = make_folder(data_dir / "uploads" / "prd_00000000000000dd" / "var_00000000000000dd" /
+                        "rel_00000000000000dd", age=time.time())
+    (data_dir / "tmp").mkdir()
+    (data_dir / "tmp" / "upload-just-now.part").write_bytes(b"a spool a killed server left")
+    make_app()
+    assert not fresh.exists() and not (data_dir / "uploads" / "prd_00000000000000dd").exists()
+    assert list((data_dir / "tmp").iterdir()) == []
 
 
 @pytest.mark.parametrize("name,expected_end", [

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from fenfa_lib.text import is_single_token
+from fenfa_lib.text import is_single_token, without_control_characters
 
 log = logging.getLogger("fenfa")
 
@@ -91,5 +91,6 @@ def checked_version(value, key):
 
 
 def clipped(value, limit):
-    """Informational text (a name, an OS version) cut to `limit` characters; None stays None."""
-    return value[:limit] if value else value
+    """Informational text (a name, an OS version) without control characters, cut to `limit` characters; None
+    stays None."""
+    return without_control_characters(value)[:limit] if value else value

@@ -1,5 +1,6 @@
-"""The per-address budget of rows that requests without a token may add (visits, click events, UDID
-nonces): a per-key rate limit in fixed time windows, held in memory and shared by a process's threads."""
+"""The per-address budgets of rows that requests without a token may add, one budget for each kind (page
+visits, page events, UDID profiles) so that one kind cannot use up another's: per-key rate limits in fixed
+time windows, held in memory and shared by a process's threads."""
 import math
 import threading
 import time
@@ -8,8 +9,10 @@ from collections import OrderedDict
 from flask import current_app, request
 from werkzeug.exceptions import TooManyRequests
 
-ANONYMOUS_WRITES_PER_MINUTE = 60
-WRITE_LIMITER = "fenfa.anonymous_write_limiter"
+# Rows a minute per address: enough for a team behind one NAT opening one link together (every tester
+# visits and clicks a few times, a few register a device), not enough to flood the event table.
+BUDGETS_PER_MINUTE = {"visits": 600, "events": 600, "profiles": 120}
+BUDGETS = "fenfa.anonymous_budgets"
 
 
 class RateLimiter:
@@ -45,19 +48,20 @@ class RateLimiter:
             self._windows.popitem(last=False)
 
 
-def init_write_limiter(app):
-    """One budget per app, so that apps in one process (tests, for one) never share counts."""
-    app.extensions[WRITE_LIMITER] = RateLimiter(ANONYMOUS_WRITES_PER_MINUTE, window=60)
+def init_budgets(app):
+    """Budgets per app, so that apps in one process (tests, for one) never share counts."""
+    app.extensions[BUDGETS] = {kind: RateLimiter(limit, window=60) for kind, limit in BUDGETS_PER_MINUTE.items()}
 
 
-def anonymous_write_wait():
-    """Count one anonymous write for this client: 0 when allowed, else the seconds until it may write again."""
-    return current_app.extensions[WRITE_LIMITER].hit(request.remote_addr or "")
+def anonymous_write_wait(kind):
+    """Count one anonymous write of `kind` for this client: 0 when allowed, else the seconds until it may write
+    again."""
+    return current_app.extensions[BUDGETS][kind].hit(request.remote_addr or "")
 
 
-def refuse_over_budget(what):
-    """429 with Retry-After when this client used up its anonymous writes for the minute."""
-    wait = anonymous_write_wait()
+def refuse_over_budget(kind, what):
+    """429 with Retry-After when this client used up its writes of `kind` for the minute."""
+    wait = anonymous_write_wait(kind)
     if wait:
         seconds = math.ceil(wait)
         raise TooManyRequests(f"too many {what} from this address; try again in {seconds} s", retry_after=seconds)

@@ -21,7 +21,7 @@ def download(release_id):
     release = published_release(release_id)
     ignore_unusable_range()
     response = file_response(release)
-    if hands_over_first_byte(response):
+    if hands_over_whole_file(response, release.size_bytes):
         count_download(release, request_client())
     return response
 
@@ -82,14 +82,15 @@ def ignore_unusable_range():
         del request.environ["HTTP_RANGE"]
 
 
-def hands_over_first_byte(response):
-    """What counts as a download: a GET answered with the file from its first byte, whether the whole file,
-    a range from byte 0, or a hand-over (a redirect to the store, nginx's X-Accel-Redirect) for such a request.
-    HEAD, resumed ranges, 304 and 416 do not count."""
+def hands_over_whole_file(response, size):
+    """What counts as a download: a GET answered with the whole file, whether sent here (200, or a 206 whose
+    range covers it all), or handed over (a redirect to the store, nginx's X-Accel-Redirect) for a request
+    that asks for all of it. HEAD, partial ranges (a probe of the first bytes too), 304 and 416 do not
+    count."""
     if request.method != "GET":
         return False
     if response.status_code == 206:
-        return response.content_range.start == 0
+        return response.content_range.start == 0 and response.content_range.stop == size
     if response.status_code == 302 or "X-Accel-Redirect" in response.headers:
-        return request.range is None or request.range.ranges[0][0] == 0
+        return request.range is None or request.range.range_for_length(size) == (0, size)
     return response.status_code == 200

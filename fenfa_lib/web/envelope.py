@@ -1,8 +1,10 @@
 """The JSON envelope: one success helper, and the handlers that answer every error in it (or as an HTML page
 for the pages people browse)."""
+import errno
 import logging
 
 from flask import current_app, jsonify, render_template, request
+from peewee import DatabaseError
 from werkzeug.exceptions import HTTPException
 
 from fenfa_lib.errors import ApiError
@@ -20,7 +22,11 @@ ERROR_CODES = {
     500: "INTERNAL_ERROR",
     502: "BAD_GATEWAY",
     503: "SERVICE_UNAVAILABLE",
+    507: "INSUFFICIENT_STORAGE",
 }
+DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+UNAVAILABLE_ERRNOS = {errno.EIO, errno.EROFS}
+BUSY_RETRY_SECONDS = 5
 PAGE_BLUEPRINTS = "fenfa.page_blueprints"
 log = logging.getLogger("fenfa")
 
@@ -92,10 +98,38 @@ def register_error_handlers(app, page_blueprints):
 
     @app.errorhandler(Exception)
     def handle_unexpected(error):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        fault = machine_fault(error)
+        if fault:
+            status, message, retry_after = fault
+            log.error("%s on %s %s: %s", message, request.method, request.path, error)
+        else:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            status, message, retry_after = 500, "internal server error", None
         if wants_json():
-            return error_response(500, "internal server error")
-        return render_template("error.html", status=500, message="Internal server error"), 500
+            response, status = error_response(status, message)
+        else:
+            response = app.make_response((render_template("error.html", status=status, message=message), status))
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response, status
+
+
+def machine_fault(error):
+    """(status, message, Retry-After seconds or None) for a fault of the machine rather than of the code:
+    a database another writer holds, a full disk, a storage device that fails. None for anything else."""
+    text = str(error).lower()
+    if isinstance(error, DatabaseError):
+        if "locked" in text or "busy" in text:
+            return 503, "the database is busy; try again shortly", BUSY_RETRY_SECONDS
+        if "full" in text:
+            return 507, "the server's disk is full", None
+        if "disk i/o" in text or "unable to open" in text or "readonly" in text:
+            return 503, "the database is unavailable", BUSY_RETRY_SECONDS
+    if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+        return 507, "the server's disk is full", None
+    if isinstance(error, OSError) and error.errno in UNAVAILABLE_ERRNOS:
+        return 503, "the server's storage is unavailable", BUSY_RETRY_SECONDS
+    return None
 
 
 def _http_message(error):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from flask import request
 
 from fenfa_lib.models import NEWEST_FIRST, Product, ProvisioningProfile, Release, Variant
-from fenfa_lib.text import is_ascii_number
+from fenfa_lib.text import is_ascii_number, without_control_characters
 from fenfa_lib.udid import DEVICE_BOUND_KINDS, token_registration
 from fenfa_lib.web import urls
 from fenfa_lib.web.shapes import product_dict, release_dict, variant_dict
@@ -139,10 +139,10 @@ def install_manifest(release):
     return {"items": [{
         "assets": assets,
         "metadata": {
-            "bundle-identifier": release.identifier or variant.identifier,
-            "bundle-version": release.version,
+            "bundle-identifier": without_control_characters(release.identifier or variant.identifier),
+            "bundle-version": without_control_characters(release.version),
             "kind": "software",
-            "title": release.display_name or variant.product.name,
+            "title": without_control_characters(release.display_name or variant.product.name),
         },
     }]}
 

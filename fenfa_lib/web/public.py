@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from markupsafe import Markup
 
 from fenfa_lib.catalog import published_product
-from fenfa_lib.events import record_event
+from fenfa_lib.events import record_if_idle
 from fenfa_lib.web import urls
 from fenfa_lib.web.auth import is_admin_request
 from fenfa_lib.web.budget import anonymous_write_wait
@@ -61,8 +61,8 @@ def qr_code(slug):
 def count_visit(product):
     """Record a visit to the product's page. HEAD requests, and clients over their anonymous write
     budget, are not counted (the page is still served to them)."""
-    if request.method == "GET" and not anonymous_write_wait():
-        record_event("visit", request_client(), product_id=product.id)
+    if request.method == "GET" and not anonymous_write_wait("visits"):
+        record_if_idle("visit", request_client(), product_id=product.id)
 
 
 @bp.get("/products/<slug>")

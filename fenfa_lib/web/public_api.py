@@ -72,7 +72,7 @@ def icon(release_id):
 
 @bp.post("/events")
 def post_event():
-    refuse_over_budget("events")
+    refuse_over_budget("events", "events")
     event_type, target, extra = event_from_body(validate.json_object(MAX_EVENT_BYTES))
     event = record_event(event_type, request_client(), *target, extra=extra)
     return ok({"id": event.id}, 201)

@@ -5,6 +5,7 @@ import json
 import logging
 import resource
 import tempfile
+import threading
 import time
 from functools import partial
 from http import HTTPStatus
@@ -16,11 +17,13 @@ from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import Error
 
 from fenfa_lib.config import MAX_SMALL_BODY
+from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.web.auth import LOCKOUT, scope_of
 from fenfa_lib.web.envelope import error_code, upload_limit_message
 
 log = logging.getLogger("fenfa")
 access_log = logging.getLogger("fenfa.access")
+SWEEP_SECONDS = 600
 SPARE_DESCRIPTORS = 64  # files, the database and the listening socket beside one descriptor per connection
 
 
@@ -188,11 +191,23 @@ def build_server(app):
     server.channel_class = EnvelopeChannel
     server.admission = Admission(app)
     server.upload_limit_mb = settings["max_upload_mb"]
+    server.data_dir = settings["data_dir"]
     return server
 
 
+def sweep_periodically(data_dir, interval=SWEEP_SECONDS):
+    """Every `interval` seconds, remove leftovers old enough to belong to no upload still running anywhere."""
+    while True:
+        time.sleep(interval)
+        try:
+            sweep_leftovers(data_dir)
+        except Exception:  # a failed sweep must not end the thread; the next one tries again
+            log.exception("periodic sweep of %s failed", data_dir)
+
+
 def serve(server):
-    """Serve until interrupted."""
+    """Serve until interrupted, sweeping crash leftovers now and then."""
+    threading.Thread(target=sweep_periodically, args=(server.data_dir,), daemon=True, name="fenfa-sweep").start()
     log.info("serving on http://%s:%s", server.effective_host, server.effective_port)
     try:
         server.run()

@@ -45,7 +45,7 @@ def signing_chain():
 @bp.get("/profile.mobileconfig")
 def profile():
     variant = published_ios_variant()
-    refuse_over_budget("profile requests")
+    refuse_over_budget("profiles", "profile requests")
     chain = signing_chain()
     nonce = udid.create_nonce(variant)
     body = udid.profile_service_profile(

@@ -1,6 +1,5 @@
 """POST /upload (upload token), smart upload and parse-only (admin token)."""
 import base64
-import re
 
 from flask import Blueprint, current_app, request
 
@@ -10,7 +9,7 @@ from fenfa_lib.errors import ApiError
 from fenfa_lib.models import Variant, iso
 from fenfa_lib.packages import filetypes
 from fenfa_lib.packages.images import image_type
-from fenfa_lib.text import is_ascii_number
+from fenfa_lib.text import has_control_characters, is_ascii_number
 from fenfa_lib.uploads import ReceivedFile, inspect_package, profile_row
 from fenfa_lib.web import urls
 from fenfa_lib.web.auth import require_token
@@ -105,7 +104,7 @@ def form_fields(form):
             raise ApiError(400, f"{name} must be at most {limit} characters")
         # A changelog keeps its tabs and line breaks (a browser sends a textarea's as CRLF), and no other control
         # character.
-        if name == "changelog" and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", value):
+        if name == "changelog" and has_control_characters(value, multiline=True):
             raise ApiError(400, "changelog must not contain control characters other than tabs and line breaks")
         if name != "changelog" and not value.isprintable():
             raise ApiError(400, f"{name} must be printable text without control characters")

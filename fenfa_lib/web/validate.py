@@ -7,6 +7,7 @@ from flask import request
 from fenfa_lib.config import MAX_SMALL_BODY
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import naive_utc
+from fenfa_lib.text import has_control_characters
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 2**62  # far past any table, well inside SQLite's 64-bit integers
@@ -48,7 +49,9 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
 
 
-def text(body, name, required=False, max_length=255, default=None):
+def text(body, name, required=False, max_length=255, default=None, multiline=False):
+    """The text field `name`, stripped; control characters are refused (tabs and line breaks too, unless
+    `multiline`), since names end up in plists and profiles."""
     value = body.get(name)
     if value is None:
         if required:
@@ -56,6 +59,9 @@ def text(body, name, required=False, max_length=255, default=None):
         return default
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string")
+    if has_control_characters(value.strip(), multiline):
+        lines = " other than tabs and line breaks" if multiline else ""
+        raise ApiError(400, f"{name} must not contain control characters{lines}")
     value = value.strip()
     if required and not value:
         raise ApiError(400, f"{name} is required")

@@ -23,7 +23,7 @@ def product_fields(body, creating):
     readers = {
         "name": lambda: validate.text(body, "name", required=True),
         "slug": lambda: validate.text(body, "slug", required=True, max_length=MAX_SLUG_LENGTH),
-        "description": lambda: validate.text(body, "description", max_length=10000, default=""),
+        "description": lambda: validate.text(body, "description", max_length=10000, default="", multiline=True),
         "published": lambda: validate.boolean(body, "published", default=True),
     }
     return read_fields(body, readers, creating)
