@@ -299,3 +299,72 @@ def make_apk(path, manifest_bytes, members=None):
         for name, data in (members or {}).items():
             archive.writestr(name, data)
     return path
+
+
+# Resource tables (resources.arsc) as aapt writes them, with plain (non-sparse) type chunks.
+
+ARSC_STRING, ARSC_REFERENCE = 0x03, 0x01  # Res_value data types
+
+
+def arsc_string_pool(strings):
+    """A UTF-16 string pool chunk, in the layout Axml.build writes."""
+    data = b"".join(struct.pack("<H", len(text)) + text.encode("utf-16-le") + b"\x00\x00" for text in strings)
+    offsets, position = [], 0
+    for text in strings:
+        offsets.append(position)
+        position += 4 + 2 * len(text)
+    data += bytes(-len(data) % 4)
+    header = struct.pack("<IIIII", len(strings), 0, 0, 28 + 4 * len(strings), 0)
+    pool = struct.pack("<HHI", 0x0001, 28, 8 + len(header) + 4 * len(offsets) + len(data)) + header
+    return pool + struct.pack(f"<{len(offsets)}I", *offsets) + data
+
+
+def make_arsc(strings, types, package_id=0x7F):
+    """A resources.arsc. strings: the global pool; types: {type id: (type name, configs)}, each config a
+    (density, values) pair whose values are the type's entries in order, each (data type, data) or None."""
+    names = [name for name, _ in types.values()]
+    type_names = [next((name for type_id, (name, _) in types.items() if type_id == i + 1), f"t{i + 1}")
+                  for i in range(max(types))]
+    key_names = [f"k{i}" for i in range(max(len(values) for _, configs in types.values() for _, values in configs))]
+    assert set(names) <= set(type_names)
+    body = arsc_string_pool(type_names) + arsc_string_pool(key_names)
+    for type_id, (_, configs) in sorted(types.items()):
+        for density, values in configs:
+            config = struct.pack("<IIIIIIIII", 36, 0, 0, density << 16, 0, 0, 0, 0, 0)
+            offsets, entries = [], b""
+            for index, value in enumerate(values):
+                if value is None:
+                    offsets.append(0xFFFFFFFF)
+                    continue
+                offsets.append(len(entries))
+                entries += struct.pack("<HHIHBBI", 8, 0, index, 8, 0, *value)
+            header_size = 8 + 12 + len(config)
+            entries_start = header_size + 4 * len(offsets)
+            head = struct.pack("<BBHII", type_id, 0, 0, len(offsets), entries_start) + config
+            body += (struct.pack("<HHI", 0x0201, header_size, entries_start + len(entries)) + head
+                     + struct.pack(f"<{len(offsets)}I", *offsets) + entries)
+    package_header = struct.pack("<I", package_id) + "app".encode("utf-16-le").ljust(256, b"\x00")
+    package_header += struct.pack("<IIII", 8 + 276, 0, 8 + 276 + len(arsc_string_pool(type_names)), 0)
+    package = struct.pack("<HHI", 0x0200, 8 + len(package_header), 8 + len(package_header) + len(body))
+    pool = arsc_string_pool(strings)
+    return (struct.pack("<HHII", 0x0002, 12, 12 + len(pool) + len(package) + len(package_header) + len(body), 1)
+            + pool + package + package_header + body)
+
+
+def chained_arsc(depth, fan_out, label="Chained Label", icon_path="res/mipmap/icon.png"):
+    """A table whose label (0x7F010000) and icon (0x7F020000, APP_ICON) are chains of `depth` references, each
+    resource having `fan_out` density configurations that all point to the next: apkutils2's resolver walks
+    fan_out ** depth paths."""
+    strings = [label, icon_path]
+    types = {}
+    for type_id, leaf in ((1, 0), (2, 1)):
+        configs = []
+        for density in range(1, fan_out + 1):
+            values = [(ARSC_REFERENCE, package_entry(type_id, i + 1)) for i in range(depth)]
+            configs.append((density * 160, values + [(ARSC_STRING, leaf)]))
+        types[type_id] = ("string" if type_id == 1 else "mipmap", configs)
+    return make_arsc(strings, types)
+
+
+def package_entry(type_id, entry, package_id=0x7F):
+    return package_id << 24 | type_id << 16 | entry

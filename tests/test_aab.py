@@ -1,6 +1,7 @@
 """AAB parsing: the corpus bundle against its expected metadata, and bundles with protobuf manifests built here."""
 import random
 import struct
+import time
 import zipfile
 
 import pytest
@@ -233,3 +234,57 @@ def test_mutated_manifests_only_ever_raise_package_error(tmp_path, monkeypatch):
 def test_parse_package_dispatches_aab_by_extension(tmp_path):
     path = make_aab(tmp_path / "upload.bin", proto_manifest())
     assert parse_package(path, "bundle.AAB").identifier == "com.example.bundle"
+
+
+def chained_entries(type_id, first, depth, fan_out, leaf_item):
+    """Entries first..first+depth of a type: each has fan_out densities all referring to the next entry, the last
+    holds leaf_item, so following every reference visits fan_out ** depth paths."""
+    entries = []
+    for index in range(first, first + depth):
+        target = 0x7F000000 | type_id << 16 | (index + 1)
+        entries.append(entry(index, *[config_value(reference(target), density=d + 1) for d in range(fan_out)]))
+    return entries + [entry(first + depth, *[config_value(leaf_item, density=d + 1) for d in range(fan_out)])]
+
+
+def chained_bundle(path, depth, fan_out, members=None):
+    package = message((1, message((1, 0x7F))), (2, "com.example.bundle"),
+                      (3, resource_type(0x0F, "string", *chained_entries(0x0F, 1, depth, fan_out,
+                                                                         string_item("Chained")))),
+                      (3, resource_type(0x0C, "mipmap", *chained_entries(0x0C, 0, depth, fan_out,
+                                                                         file_item("res/icon.png")))))
+    members = {"base/resources.pb": message((2, package)), "base/res/icon.png": make_png(8, 8), **(members or {})}
+    return make_aab(path, proto_manifest(), members)
+
+
+def timed_parse(path):
+    started = time.monotonic()
+    app = parse_aab(path)
+    return app, time.monotonic() - started
+
+
+def test_chained_references_fanning_out_are_resolved_once_each(tmp_path):
+    # Five references deep, eight configurations each: the old reader walked 8 ** 5 paths, for over 10 s.
+    path = chained_bundle(tmp_path / "chained.aab", 5, 8)
+    assert path.stat().st_size < 2048
+    app, seconds = timed_parse(path)
+    assert seconds < 2
+    assert app.display_name == "Chained"
+    assert icon_size(app.icon) == (8, 8)
+
+
+def test_references_past_the_depth_bound_are_unresolvable(tmp_path):
+    mipmap = {"base/res/mipmap-hdpi/ic_launcher.png": make_png(12, 12)}
+    app, seconds = timed_parse(chained_bundle(tmp_path / "deep.aab", 40, 2, mipmap))
+    assert seconds < 2
+    assert app.display_name == "com.example.bundle"  # as for a missing label
+    assert icon_size(app.icon) == (12, 12)  # the fallback, as for a missing icon
+
+
+def test_reference_cycles_are_unresolvable(tmp_path):
+    label = entry(1, config_value(reference(LABEL_ID + 1)), config_value(string_item("Looped"), density=160))
+    loop = entry(2, config_value(reference(LABEL_ID)))
+    package = message((1, message((1, 0x7F))), (3, resource_type(0x0F, "string", label, loop)))
+    app, seconds = timed_parse(make_aab(tmp_path / "cycle.aab", proto_manifest(),
+                                        {"base/resources.pb": message((2, package))}))
+    assert seconds < 2
+    assert app.display_name == "com.example.bundle"

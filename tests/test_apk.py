@@ -2,6 +2,7 @@
 import random
 import signal
 import struct
+import time
 import zipfile
 
 import pytest
@@ -14,14 +15,19 @@ from fenfa_lib.packages.appinfo import PackageError
 from corpus import icon_size, sample, sample_names
 from helpers import (
     APP_ICON,
+    ARSC_REFERENCE,
+    ARSC_STRING,
     AXML_BOOLEAN,
     AXML_REFERENCE,
     AXML_STRING,
     Axml,
+    chained_arsc,
     count_calls,
     make_apk,
+    make_arsc,
     make_png,
     manifest,
+    package_entry,
 )
 
 # The launcher activity's own icon wins over the application icon, as on the home screen.
@@ -136,6 +142,22 @@ class FakeConfig:
         return self.screenType >> 16
 
 
+class FakeEntry:
+    """Stands in for apkutils2's ARSCResTableEntry of a plain value, and for the Res_value it holds."""
+
+    def __init__(self, value):
+        self.key, self.value = self, value
+
+    def is_complex(self):
+        return False
+
+    def is_reference(self):
+        return False
+
+    def format_value(self):
+        return self.value
+
+
 class FakeTable:
     """Stands in for apkutils2's ARSCParser: resource id -> [(config, value)]."""
     values = {}
@@ -143,8 +165,8 @@ class FakeTable:
     def __init__(self, data):
         pass
 
-    def get_resolved_res_configs(self, res_id):
-        return self.values.get(res_id, [])
+    def get_res_configs(self, res_id):
+        return [(config, FakeEntry(value)) for config, value in self.values.get(res_id, [])]
 
 
 def parse_with_fake_table(tmp_path, monkeypatch, values, manifest_bytes, members=None):
@@ -279,3 +301,58 @@ def test_mutated_manifests_only_ever_raise_package_error(tmp_path, monkeypatch):
 def test_parse_package_dispatches_apk_by_extension(tmp_path):
     path = make_apk(tmp_path / "upload.bin", manifest())
     assert parse_package(path, "Release.APK").identifier == "com.example.synthetic"
+
+
+def timed_parse(path, limit=10):
+    """(AppInfo, seconds) of parse_apk, failing the test (rather than hanging it) after `limit` seconds."""
+    def give_up(signum, frame):
+        raise Hung(f"parsing took more than {limit} s")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(limit)
+    try:
+        started = time.monotonic()
+        app = parse_apk(path)
+        return app, time.monotonic() - started
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_chained_references_fanning_out_are_resolved_once_each(tmp_path):
+    # 14 references deep with 3 configurations each: 3 ** 14 paths, which took apkutils2's resolver hours.
+    members = {"resources.arsc": chained_arsc(14, 3), "res/mipmap/icon.png": make_png(8, 8)}
+    path = make_apk(tmp_path / "chained.apk", manifest(label=0x7F010000), members)
+    assert path.stat().st_size < 16 * 1024
+    app, seconds = timed_parse(path)
+    assert seconds < 2
+    assert app.display_name == "Chained Label"
+    assert icon_size(app.icon) == (8, 8)
+
+
+def test_references_past_the_depth_bound_are_unresolvable(tmp_path):
+    members = {"resources.arsc": chained_arsc(40, 3), "res/mipmap/icon.png": make_png(8, 8),
+               "res/mipmap-hdpi/ic_launcher.png": make_png(12, 12)}
+    app, seconds = timed_parse(make_apk(tmp_path / "deep.apk", manifest(label=0x7F010000), members))
+    assert seconds < 2
+    assert app.display_name == "com.example.synthetic"  # as for a missing label
+    assert icon_size(app.icon) == (12, 12)  # the fallback, as for a missing icon
+
+
+def test_reference_cycles_are_unresolvable(tmp_path):
+    cycle = [(160, [(ARSC_REFERENCE, package_entry(1, 1)), (ARSC_REFERENCE, package_entry(1, 0))]),
+             (320, [(ARSC_STRING, 0), (ARSC_REFERENCE, package_entry(1, 0))])]
+    table = make_arsc(["Looped"], {1: ("string", cycle), 2: ("mipmap", [(160, [(ARSC_REFERENCE, APP_ICON)])])})
+    app, seconds = timed_parse(make_apk(tmp_path / "cycle.apk", manifest(label=0x7F010000), {"resources.arsc": table}))
+    assert seconds < 2
+    assert (app.display_name, app.icon) == ("com.example.synthetic", None)
+
+
+def test_a_wide_table_costs_a_bounded_number_of_resolutions(tmp_path):
+    # 60 configurations of 60 entries that each point at every later entry's configurations.
+    configs = [(density, [(ARSC_REFERENCE, package_entry(1, i + 1)) for i in range(59)] + [(ARSC_STRING, 0)])
+               for density in range(1, 61)]
+    table = make_arsc(["Wide"], {1: ("string", configs)})
+    app, seconds = timed_parse(make_apk(tmp_path / "wide.apk", manifest(label=0x7F010000), {"resources.arsc": table}))
+    assert seconds < 2
+    assert app.display_name in ("Wide", "com.example.synthetic")

@@ -1,12 +1,19 @@
 """Image sniffing, PNG sizes, and CgBI conversion checked against pixels we crushed ourselves."""
+import io
+import random
 import struct
+import time
+import zipfile
 import zlib
 
 import pytest
+from PIL import Image
 
-from fenfa_lib.packages.images import cgbi_to_png, image_type, is_cgbi, png_size
+from fenfa_lib.packages import parse_package
+from fenfa_lib.packages.appinfo import PackageError
+from fenfa_lib.packages.images import cgbi_to_png, image_type, is_cgbi, png_size, verified_image
 
-from corpus import png_pixels
+from corpus import SAMPLES_DIR, png_pixels, sample_names
 from helpers import CGBI_CHUNK_BODY, chunk, make_cgbi, make_png, sample_pixels
 
 
@@ -105,3 +112,134 @@ def test_image_type_by_magic_bytes():
 def test_png_size_of_non_png_data_raises_value_error(data):
     with pytest.raises(ValueError):
         png_size(data)
+
+
+def two_header_cgbi(side=4096):
+    """A CgBI whose first IHDR says 1x1 and whose last says side x side, with image data for the latter."""
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = deflater.compress((b"\x00" + bytes(side * 4)) * side) + deflater.flush()
+    small, large = (struct.pack(">IIBBBBB", n, n, 8, 6, 0, 0, 0) for n in (1, side))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"CgBI", CGBI_CHUNK_BODY) + chunk(b"IHDR", small) + chunk(b"IDAT", data)
+            + chunk(b"IHDR", large) + chunk(b"IEND", b""))
+
+
+def test_a_second_ihdr_is_refused_before_decoding():
+    crushed = two_header_cgbi()
+    assert png_size(crushed[:64]) == (1, 1)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="exactly one valid IHDR"):
+        cgbi_to_png(crushed)
+    assert time.monotonic() - started < 2
+
+
+def test_ihdr_must_come_first():
+    png = make_png(4, 4)
+    late = png[:8] + chunk(b"tEXt", b"a\x00b") + png[8:]
+    with pytest.raises(ValueError, match="start with IHDR"):
+        png_size(late)
+    assert verified_image(late) is None
+
+
+def test_cgbi_over_the_decoded_area_is_refused():
+    with pytest.raises(ValueError, match="more than"):
+        cgbi_to_png(make_cgbi(40, 30, sample_pixels(40, 30)), max_area=1000)
+
+
+def damaged_png(damage):
+    good = make_png(6, 5)
+    idat = good.index(b"IDAT")
+    body_length = struct.unpack(">I", good[idat - 4:idat])[0]
+    header = struct.pack(">IIBBBBB", 6, 5, 8, 6, 0, 0, 0)
+    raw = bytearray(b"".join(b"\x00" + bytes(24) for _ in range(5)))
+    if damage == "bad-crc":
+        return good[:idat + 6] + bytes([good[idat + 6] ^ 1]) + good[idat + 7:]
+    if damage == "short-data":
+        return good.replace(good[idat - 4:idat + 8 + body_length], chunk(b"IDAT", zlib.compress(bytes(raw[:-1]))))
+    if damage == "long-data":
+        return good.replace(good[idat - 4:idat + 8 + body_length], chunk(b"IDAT", zlib.compress(bytes(raw) + b"\0")))
+    if damage == "bad-filter":
+        raw[25] = 9
+        return good.replace(good[idat - 4:idat + 8 + body_length], chunk(b"IDAT", zlib.compress(bytes(raw))))
+    if damage == "no-iend":
+        return good[:-12]
+    if damage == "two-ihdr":
+        return good[:-12] + chunk(b"IHDR", header) + good[-12:]
+    if damage == "bad-depth":
+        return good.replace(chunk(b"IHDR", header), chunk(b"IHDR", header[:8] + b"\x07" + header[9:]))
+    return good.replace(chunk(b"IHDR", header), chunk(b"IHDR", struct.pack(">IIBBBBB", 6, 5, 8, 3, 0, 0, 0)))
+
+
+@pytest.mark.parametrize("damage", ["bad-crc", "short-data", "long-data", "bad-filter", "no-iend", "two-ihdr",
+                                    "bad-depth", "no-palette"])
+def test_damaged_pngs_do_not_verify(damage):
+    assert verified_image(damaged_png(damage)) is None
+
+
+def test_valid_pngs_and_webps_verify():
+    assert verified_image(make_png(7, 3)) == "png"
+    assert verified_image(cgbi_to_png(make_cgbi(9, 4, sample_pixels(9, 4)))) == "png"
+    lossless = io.BytesIO()
+    Image.new("RGBA", (5, 4), (10, 20, 30, 128)).save(lossless, "WEBP", lossless=True)
+    assert verified_image(lossless.getvalue()) == "webp"
+    lossy = io.BytesIO()
+    Image.new("RGBA", (5, 4), (10, 20, 30, 128)).save(lossy, "WEBP", quality=50)
+    assert verified_image(lossy.getvalue()) == "webp"
+
+
+@pytest.mark.parametrize("data", [webp(b"VP8L", bytes(10)), webp(b"VP8L", b"\x2f" + bytes(9))[:-3],
+                                  webp(b"VP8 ", bytes(10)), webp(b"JUNK", bytes(10))])
+def test_webps_with_broken_containers_do_not_verify(data):
+    assert verified_image(data) is None
+
+
+def mutated(data, generator):
+    """data with a few bytes changed, a piece cut out or repeated, or its end cut off. For WebP only the
+    container (RIFF header and first chunk headers) is touched, as its bitstreams are not decoded at runtime."""
+    data = bytearray(data)
+    if not data:
+        return b"\x89PNG"
+    end = 34 if data[:4] == b"RIFF" else len(data)
+    kind = generator.randrange(4)
+    if kind == 0:
+        for _ in range(generator.randint(1, 6)):
+            data[generator.randrange(min(end, len(data)))] = generator.randrange(256)
+    elif kind == 1:
+        start = generator.randrange(min(end, len(data)))
+        del data[start:start + generator.randint(1, 16)]
+    elif kind == 2:
+        start = generator.randrange(min(end, len(data)))
+        data[start:start] = data[start:start + generator.randint(1, 16)]
+    else:
+        del data[generator.randrange(len(data)):]
+    return bytes(data)
+
+
+def test_every_icon_kept_from_mutated_corpus_packages_opens_in_pillow(tmp_path):
+    names = sample_names("*.ipa") + sample_names("*.apk") + sample_names("*.aab")
+    generator, kept, slowest, originals = random.Random(20240611), 0, 0.0, {}
+    for name in names:
+        with zipfile.ZipFile(SAMPLES_DIR / name) as archive:
+            originals[name] = {info.filename: archive.read(info) for info in archive.infolist()}
+    for round_number in range(300):
+        name = generator.choice(names)
+        members = dict(originals[name])
+        images = [member for member in members if member.lower().endswith((".png", ".webp"))]
+        tables = [member for member in members if member.endswith(("resources.arsc", "resources.pb", ".xml"))]
+        pool = images if images and generator.random() < 0.7 else tables or list(members)
+        for member in generator.sample(pool, min(len(pool), generator.randint(1, 8))):
+            members[member] = mutated(members[member], generator)
+        path = tmp_path / f"mutated{round_number % 2}{name[name.rindex('.'):]}"
+        with zipfile.ZipFile(path, "w") as archive:
+            for member, data in members.items():
+                archive.writestr(member, data)
+        started = time.monotonic()
+        try:
+            app = parse_package(path, name)
+        except PackageError:
+            continue
+        slowest = max(slowest, time.monotonic() - started)
+        if app.icon:
+            kept += 1
+            Image.open(io.BytesIO(app.icon)).load()  # raises for an icon a decoder cannot read
+    assert kept > 50, "too few mutated packages kept an icon for the test to mean anything"
+    assert slowest < 2

@@ -3,6 +3,7 @@ import plistlib
 import re
 import reprlib
 import struct
+import time
 import zipfile
 import zlib
 from datetime import UTC, datetime
@@ -316,3 +317,22 @@ def test_parse_package_ignores_other_files(tmp_path, file_name):
     path = make_ipa(tmp_path / "upload.bin", info())
     assert parse_package(path, file_name) == AppInfo()
     assert not parse_package(path, file_name).is_app
+
+
+def test_cgbi_icon_whose_last_ihdr_is_huge_is_dropped_quickly(tmp_path):
+    from test_images import two_header_cgbi
+
+    members = {"Payload/My App.app/AppIcon@2x.png": two_header_cgbi()}
+    path = make_ipa(tmp_path / "app.ipa", info(CFBundleIconFiles=["AppIcon"]), members=members)
+    assert path.stat().st_size < 8 * 1024
+    started = time.monotonic()
+    app = parse_ipa(path)
+    assert time.monotonic() - started < 2
+    assert app.icon is None and app.identifier == "com.example.synthetic"
+
+
+def test_icon_with_a_bad_crc_is_dropped(tmp_path):
+    good = make_png(8, 8)
+    broken = good[:-20] + bytes([good[-20] ^ 0xFF]) + good[-19:]
+    members = {"Payload/My App.app/AppIcon@2x.png": broken}
+    assert parse_ipa(make_ipa(tmp_path / "app.ipa", info(CFBundleIconFiles=["AppIcon"]), members=members)).icon is None

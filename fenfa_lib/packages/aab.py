@@ -7,6 +7,8 @@ from fenfa_lib.packages.android import (
     ANDROID_ATTRIBUTES,
     Element,
     Ref,
+    References,
+    Unresolvable,
     build_app_info,
     density_rank,
     first_image,
@@ -20,7 +22,6 @@ from fenfa_lib.text import is_ascii_number
 MANIFEST = "base/manifest/AndroidManifest.xml"
 MANIFEST_LIMIT = 8 * MIB
 TABLE_LIMIT = 32 * MIB
-MAX_REFERENCE_DEPTH = 5
 DENSITIES = {"ldpi": 120, "mdpi": 160, "tvdpi": 213, "hdpi": 240, "xhdpi": 320, "xxhdpi": 480, "xxxhdpi": 640}
 FALLBACK_ICON = re.compile(r"^base/res/mipmap-([^/]*)/ic_launcher\.(png|webp)$")
 
@@ -36,7 +37,8 @@ def parse_aab(path):
         if root is None:
             raise PackageError("AndroidManifest.xml in the bundle has no root element")
         manifest = read_manifest(root)
-        table = read_optional(archive, "base/resources.pb", TABLE_LIMIT)
+        data = read_optional(archive, "base/resources.pb", TABLE_LIMIT)
+        table = References(_Table(data).configs) if data else None
         icon = _icon(archive, table, manifest.icons) if table else None
         return build_app_info("aab", manifest, lambda ref: _string(table, ref), icon or _fallback_icon(archive))
 
@@ -123,17 +125,42 @@ def _xml_attribute(data):
     return name, text
 
 
-def _values(table, res_id):
-    """(locale, density, qualifier count, Item) for each configuration of a resource in resources.pb."""
-    package_id, type_id, entry_id = res_id >> 24, (res_id >> 16) & 0xFF, res_id & 0xFFFF
-    for package in _repeated(table, 2):
-        if _id(package) == package_id:
-            for resource_type in _repeated(package, 3):
-                if _id(resource_type) == type_id:
-                    for entry in _repeated(resource_type, 3):
-                        if _id(entry) == entry_id:
-                            return [_config_value(config_value) for config_value in _repeated(entry, 6)]
-    return []
+class _Table:
+    """Entries of resources.pb by resource id. A type's entries are indexed on its first lookup, so each part of
+    the table is decoded once per parse however many references point into it."""
+
+    def __init__(self, data):
+        self.data, self.types, self.entries = data, None, {}
+
+    def configs(self, res_id):
+        """A resource's configurations for References: ((locale, density, qualifier count, Item bytes), None) for
+        a value, (None, target id) for a reference."""
+        configs = []
+        for config_value in _repeated(self._entry(res_id) or b"", 6):
+            locale, density, qualifiers, item = _config_value(config_value)
+            reference = _field(item, 1) if item is not None else None
+            if reference is not None:
+                configs.append((None, _number(reference, 2)))
+            elif item is not None:
+                configs.append(((locale, density, qualifiers, bytes(item)), None))
+        return configs
+
+    def _entry(self, res_id):
+        """The first Entry with the id in the first Type and Package with theirs, or None."""
+        if self.types is None:
+            types = {}
+            for package in _repeated(self.data, 2):
+                for resource_type in _repeated(package, 3):
+                    types.setdefault((_id(package), _id(resource_type)), []).append(resource_type)
+            self.types = types
+        key = res_id >> 24, (res_id >> 16) & 0xFF
+        if key not in self.entries:
+            entries = {}
+            for resource_type in self.types.get(key, []):
+                for entry in _repeated(resource_type, 3):
+                    entries.setdefault(_id(entry), entry)
+            self.entries[key] = entries
+        return self.entries[key].get(res_id & 0xFFFF)
 
 
 def _id(message):
@@ -147,23 +174,19 @@ def _config_value(data):
     return _text(_field(config, 3)) or "", _number(config, 18), qualifiers, _field(value, 4) if value else None
 
 
-def _resolve(table, res_id, depth=0):
-    """(locale, density, qualifier count, Item) for a resource, following references."""
-    resolved = []
-    for locale, density, qualifiers, item in _values(table, res_id):
-        reference = _field(item, 1) if item is not None else None
-        if reference is not None and depth < MAX_REFERENCE_DEPTH:
-            resolved += _resolve(table, _number(reference, 2), depth + 1)
-        elif item is not None:
-            resolved.append((locale, density, qualifiers, item))
-    return resolved
+def _resolve(table, ref):
+    """(locale, density, qualifier count, Item) for a resource, following references; [] when unresolvable."""
+    try:
+        return table.resolve(ref.id) if table else []
+    except Unresolvable:
+        return []
 
 
 def _string(table, ref):
     """The default-locale string, else the one with the fewest qualifiers."""
     try:
         strings = [(locale != "", qualifiers, _text(_field(_field(item, 2), 1, default=b"")))
-                   for locale, _, qualifiers, item in (_resolve(table, ref.id) if table else []) if _field(item, 2)]
+                   for locale, _, qualifiers, item in _resolve(table, ref) if _field(item, 2)]
     except (ValueError, IndexError, RecursionError):
         return None
     return min(strings)[2] if strings else None
@@ -173,7 +196,7 @@ def _files(table, ref):
     """(density rank, path in the bundle) of the files a resource points to."""
     try:
         return [(density_rank(density), "base/" + _text(_field(_field(item, 5), 1, default=b"")))
-                for _, density, _, item in _resolve(table, ref.id) if _field(item, 5) is not None]
+                for _, density, _, item in _resolve(table, ref) if _field(item, 5) is not None]
     except (ValueError, IndexError, RecursionError):
         return []
 

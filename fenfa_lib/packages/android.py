@@ -15,10 +15,13 @@ from fenfa_lib.packages.appinfo import (
     checked_version,
     clipped,
 )
-from fenfa_lib.packages.images import image_type
+from fenfa_lib.packages.images import verified_image
 from fenfa_lib.packages.ziputil import read_optional
 
 ICON_LIMIT = 8 * MIB
+MAX_ICON_CANDIDATES = 16  # files tried per icon choice: each costs a read and a decode
+MAX_REFERENCE_DEPTH = 20  # as Android's AssetManager2, which follows at most 20 references
+MAX_RESOLUTIONS = 20_000  # values one parse may visit while resolving references; real apps need a few hundred
 ANDROID_ATTRIBUTES = SYSTEM_RESOURCES["attributes"]["inverse"]
 ANYDPI, NODPI = 0xFFFE, 0xFFFF
 RASTER_SUFFIXES = (".png", ".webp")
@@ -123,6 +126,57 @@ def build_app_info(package_type, manifest, resolve_string, icon):
     )
 
 
+class Unresolvable(Exception):
+    """A resource past a resolution bound or in a reference cycle; callers treat it as missing."""
+
+
+class References:
+    """Resolves resource references for one parse. lookup(res_id) lists a resource's configurations as
+    (value, None) for a plain value or (None, target id) for a reference. Each resource is looked up once, chains
+    may be at most MAX_REFERENCE_DEPTH deep and all resolutions together visit at most MAX_RESOLUTIONS values, so
+    hostile tables whose configurations fan out through chains of references cost time linear in their size."""
+
+    def __init__(self, lookup):
+        self.lookup, self.memo, self.active, self.budget = lookup, {}, set(), MAX_RESOLUTIONS
+
+    def resolve(self, res_id):
+        """The values a resource resolves to, in order and without duplicates; raises Unresolvable."""
+        return self._resolve(res_id, 0)[1]
+
+    def _resolve(self, res_id, depth):
+        if res_id not in self.memo:
+            if res_id in self.active or depth > MAX_REFERENCE_DEPTH:
+                raise Unresolvable(f"resource {res_id:#x} is in a cycle or too deep")
+            self.active.add(res_id)
+            try:
+                self.memo[res_id] = self._lookup(res_id, depth)
+            finally:
+                self.active.discard(res_id)
+        height, values = self.memo[res_id]
+        if depth + height > MAX_REFERENCE_DEPTH:
+            raise Unresolvable(f"resource {res_id:#x} is too deep")
+        return height, values
+
+    def _lookup(self, res_id, depth):
+        """(length of the longest reference chain below the resource, its values)."""
+        height, found = 0, {}
+        for value, target in self.lookup(res_id):
+            self._spend(1)
+            if target is None:
+                found.setdefault(value)
+                continue
+            target_height, values = self._resolve(target, depth + 1)
+            self._spend(len(values))
+            height = max(height, target_height + 1)
+            found.update(dict.fromkeys(values))
+        return height, list(found)
+
+    def _spend(self, count):
+        self.budget -= count
+        if self.budget < 0:
+            raise Unresolvable("too many resource resolutions")
+
+
 def density_rank(density):
     """Orders densities for icon choice: no qualifier counts as mdpi, nodpi and anydpi come last."""
     return {0: 160, NODPI: 1, ANYDPI: 0}.get(density, density)
@@ -139,7 +193,7 @@ def adaptive_foregrounds(archive, files, parse_xml):
     """Refs of the foreground layer of the <adaptive-icon> XML files among resolved (qualifier, path) files;
     parse_xml turns a member's bytes into its root Element, or None when they do not parse."""
     foregrounds = []
-    for _, name in files:
+    for name in list(dict.fromkeys(name for _, name in files))[:MAX_ICON_CANDIDATES]:
         data = read_optional(archive, name, ICON_LIMIT) if name.endswith(".xml") else None
         root = parse_xml(data) if data else None
         layer = next(root.iter("foreground"), None) if root is not None and root.tag == "adaptive-icon" else None
@@ -154,9 +208,9 @@ def raster_files(files):
 
 
 def first_image(archive, names):
-    """The first member that is a readable PNG or WebP."""
-    for name in names:
+    """The first member that is a PNG or WebP that verifies (see verified_image), among the first few names."""
+    for name in list(dict.fromkeys(names))[:MAX_ICON_CANDIDATES]:
         data = read_optional(archive, name, ICON_LIMIT)
-        if data and image_type(data):
+        if data and verified_image(data):
             return data
     return None

@@ -13,6 +13,7 @@ from fenfa_lib.packages.android import (
     ANDROID_ATTRIBUTES,
     Element,
     Ref,
+    References,
     build_app_info,
     density_rank,
     first_image,
@@ -36,8 +37,9 @@ def parse_apk(path):
             raise PackageError("AndroidManifest.xml is not valid binary XML")
         manifest = read_manifest(root)
         table = _resource_table(archive)
-        icon = _icon(archive, table, manifest.icons) if table else None
-        return build_app_info("apk", manifest, lambda ref: _string(table, ref), icon or _fallback_icon(archive))
+        resolve = partial(_resolved, References(partial(_configs, table))) if table else lambda ref: []
+        icon = _icon(archive, resolve, manifest.icons) if table else None
+        return build_app_info("apk", manifest, lambda ref: _string(resolve, ref), icon or _fallback_icon(archive))
 
 
 def binary_xml_tree(data):
@@ -151,19 +153,32 @@ def _plain_type_chunk(data, start, header_size, size):
     return True
 
 
-def _resolved(table, ref):
-    """(config, value) pairs for a resource id, following references; [] when apkutils2 fails."""
+def _configs(table, res_id):
+    """A resource's configurations for References: ((config, value), None) for a plain value, (None, target) for
+    a reference, as apkutils2's own resolver reads them (it drops references to 0 and fails on complex values)."""
+    configs = []
+    for config, entry in table.get_res_configs(res_id):
+        if entry.is_complex():
+            raise ValueError(f"resource {res_id:#x} is a complex value")
+        if not entry.key.is_reference():
+            configs.append(((config, entry.key.format_value()), None))
+        elif entry.key.get_data():
+            configs.append((None, entry.key.get_data()))
+    return configs
+
+
+def _resolved(references, ref):
+    """(config, value) pairs for a resource id, following references; [] when it cannot be resolved."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            return [(config, value) for config, value in table.get_resolved_res_configs(ref.id)
-                    if isinstance(value, str)]
-    except Exception:  # apkutils2 raises many exception types on tables it cannot read
+            return [(config, value) for config, value in references.resolve(ref.id) if isinstance(value, str)]
+    except Exception:  # apkutils2 raises many exception types on tables it cannot read; Unresolvable too
         return []
 
 
-def _string(table, ref):
+def _string(resolve, ref):
     """The default-locale value, else the one with the fewest qualifiers (some apps have no plain default)."""
-    values = _resolved(table, ref) if table else []
+    values = resolve(ref)
     return min(values, key=lambda pair: (pair[0].locale != 0, _qualifier_count(pair[0])))[1] if values else None
 
 
@@ -171,10 +186,10 @@ def _qualifier_count(config):
     return sum(1 for name in CONFIG_FIELDS if getattr(config, name, 0))
 
 
-def _icon(archive, table, refs):
+def _icon(archive, resolve, refs):
     """The readable raster (see icon_rasters) of the first icon resource that has one, by density then file size."""
     for ref in refs:
-        rasters = icon_rasters(archive, _resolved(table, ref), partial(_resolved, table), binary_xml_tree)
+        rasters = icon_rasters(archive, resolve(ref), resolve, binary_xml_tree)
         names = sorted({name for _, name in rasters}, key=lambda name: _icon_rank(archive, rasters, name))
         icon = first_image(archive, reversed(names))
         if icon:

@@ -13,7 +13,7 @@ from fenfa_lib.packages.appinfo import (
     clipped,
     metadata_errors_as_package_error,
 )
-from fenfa_lib.packages.images import cgbi_to_png, image_type, png_size
+from fenfa_lib.packages.images import cgbi_to_png, png_size, verified_image
 from fenfa_lib.packages.mobileprovision import parse_mobileprovision
 from fenfa_lib.packages.ziputil import open_zip, read_member, read_optional
 from fenfa_lib.text import is_ascii_number
@@ -132,10 +132,10 @@ def _icon(archive, app_dir, names):
     for _, name in sorted(candidates, reverse=True):
         data = read_optional(archive, name, ICON_LIMIT)
         try:
-            png = cgbi_to_png(data) if data else None
+            png = cgbi_to_png(data, MAX_ICON_AREA) if data else None
         except ValueError:
             continue
-        if png and image_type(png) == "png":
+        if png and verified_image(png, MAX_ICON_AREA) == "png":
             return png
     return None
 
