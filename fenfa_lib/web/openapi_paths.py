@@ -1,0 +1,271 @@
+"""The routes of the OpenAPI document (fenfa_lib/web/openapi.py): one entry per path and method, built from the
+same limits the views check. HTML pages other than the public ones are left out."""
+from fenfa_lib.events import EVENT_TYPES
+from fenfa_lib.packages.filetypes import CONTENT_TYPES, EXTENSIONS
+from fenfa_lib.web.public_api import MAX_EVENT_BYTES
+from fenfa_lib.web.udid import PROFILE_MIMETYPE
+from fenfa_lib.web.upload import FORM_LIMITS
+from fenfa_lib.web.validate import MAX_LIMIT, MAX_OFFSET
+
+ADMIN = [{"AdminToken": []}, {"AdminSession": [], "CsrfToken": []}]
+UPLOAD = [{"UploadToken": []}, *ADMIN]
+PUBLIC = []
+ID_PATTERNS = {"product_id": "prd_", "variant_id": "var_", "release_id": "rel_", "device_id": "dev_"}
+
+
+def ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def text(max_length=255, **extra):
+    return {"type": "string", "maxLength": max_length, **extra}
+
+
+def param(name, where, description, schema=None, required=False):
+    return {"name": name, "in": where, "required": required or where == "path", "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def path_param(name, description=None):
+    kind = name.removesuffix("_id")
+    prefix = ID_PATTERNS.get(name)
+    hint = f" (`{prefix}` and 16 hex characters)" if prefix else ""
+    return param(name, "path", description or f"the {kind}'s ID{hint}")
+
+
+def query(name, description, schema=None, required=False):
+    return param(name, "query", description, schema, required)
+
+
+PAGE = [
+    query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}),
+    query("offset", "rows to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
+]
+MOMENT = {"type": "string", "description": "ISO 8601 date or datetime"}
+TIME_RANGE = [
+    query("from", "from this moment on (ISO 8601 date or datetime)", MOMENT),
+    query("to", "up to this moment (a bare date includes that whole day)", MOMENT),
+]
+EVENT_TYPE = query("type", "event type", {"type": "string", "enum": list(EVENT_TYPES)})
+EVENT_FILTERS = [EVENT_TYPE, *(query(name, f"only events of this {name.removesuffix('_id')}")
+                               for name in ("product_id", "variant_id", "release_id")), *TIME_RANGE]
+DEVICE_FILTERS = [query("variant_id", "only devices bound to this variant"),
+                  query("q", "part of the UDID, name, model or serial"), *TIME_RANGE]
+RELEASE_FILTERS = [query("product_id", "only releases of this product"),
+                   query("variant_id", "only releases of this variant"),
+                   query("platform", "only releases for this platform", {"type": "string", "enum": list(EXTENSIONS)}),
+                   *TIME_RANGE]
+
+
+def json_body(schema, required=False):
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def upload_form(variant_required):
+    fields = {name: text(limit) for name, limit in FORM_LIMITS.items()}
+    fields["build"] = text(FORM_LIMITS["build"], pattern=f"^[0-9]{{0,{FORM_LIMITS['build']}}}$",
+                           description="a non-negative integer")
+    schema = {
+        "type": "object",
+        "required": ["app_file", "variant_id"] if variant_required else ["app_file"],
+        "properties": {
+            "variant_id": {"type": "string", "description": "the variant the build belongs to"
+                           + ("" if variant_required else "; found or created from the package when left out")},
+            "app_file": {"type": "string", "format": "binary", "description": "the build, named with its extension"},
+            **fields,
+        },
+    }
+    return {"required": True, "content": {"multipart/form-data": {
+        "schema": schema, "encoding": {"app_file": {"contentType": "application/octet-stream"}}}}}
+
+
+def op(summary, tag, security, data=None, status=200, params=(), body=None, errors=(), content=None,
+       description=None, more=None, html_errors=False):
+    """One operation. Its success is the envelope around `data` (a schema), or `content` (media type -> schema)
+    for a file route; `errors` are the statuses besides those every route of its kind may answer (in the
+    envelope, or as HTML pages for a page)."""
+    success = {"description": summary}
+    if content:
+        success["content"] = content
+    elif content is None:
+        success["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Success"} if data is None
+                                                   else envelope(data)}}
+    codes = set(errors) | {500}
+    if security:
+        codes |= {401, 403, 429}
+    if body is not None and "application/json" in body["content"]:
+        codes |= {400, 413}
+    if any(item["in"] == "path" for item in params):
+        codes.add(404)
+    if any(item["in"] == "query" and item["schema"].get("type") == "integer" for item in params):
+        codes.add(400)
+    operation = {
+        "summary": summary,
+        "tags": [tag],
+        "security": security,
+        "parameters": list(params),
+        "responses": {str(status): success, **(more or {}),
+                      **{str(code): error_response(code, html_errors) for code in sorted(codes)}},
+    }
+    if description:
+        operation["description"] = description
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+def error_response(code, html):
+    if html:
+        return {"description": f"an error page ({code})", "content": {"text/html": {"schema": {"type": "string"}}}}
+    return {"$ref": f"#/components/responses/{code}"}
+
+
+def envelope(data):
+    return {"type": "object", "required": ["ok", "data"], "additionalProperties": False,
+            "properties": {"ok": {"const": True}, "data": data}}
+
+
+def items_of(name):
+    return {"type": "object", "required": ["items", "total"],
+            "properties": {"items": {"type": "array", "items": ref(name)}, "total": {"type": "integer", "minimum": 0}}}
+
+
+def wrapped(key, name):
+    return {"type": "object", "required": [key], "properties": {key: ref(name)}}
+
+
+def file_content(*media_types):
+    return {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in media_types}
+
+
+HTML = {"text/html": {"schema": {"type": "string"}}}
+BUILD_TYPES = sorted(set(CONTENT_TYPES.values()) | {"application/octet-stream"})
+DELETED = ref("Deleted")
+PRODUCT = path_param("product_id")
+VARIANT = path_param("variant_id")
+RELEASE = path_param("release_id")
+APP = path_param("app_id", "a variant ID (`var_…`), or a product ID (`prd_…`) for the whole product")
+DEVICE = path_param("device_id")
+SLUG = path_param("slug", "the product's slug")
+PUBLIC_RELEASE = "a published release of a published variant and product"
+
+PATHS = {
+    "/openapi.json": {"get": op(
+        "This OpenAPI document (not in the envelope)", "meta", PUBLIC,
+        content={"application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}})},
+    "/healthz": {"get": op("Database and storage checks", "meta", PUBLIC, ref("Health"), errors=[503])},
+    # Public side.
+    "/": {"get": op("The landing page", "pages", PUBLIC, content=HTML, html_errors=True)},
+    "/products/{slug}": {"get": op(
+        "A product's page for testers", "pages", PUBLIC,
+        params=[SLUG, query("r", "show this release of the product"), query("udid_token", "a UDID return token")],
+        content=HTML, errors=[404], html_errors=True)},
+    "/products/{slug}/qrcode.svg": {"get": op(
+        "QR code of a product's page", "pages", PUBLIC, params=[SLUG],
+        content={"image/svg+xml": {"schema": {"type": "string"}}}, html_errors=True)},
+    "/api/products/{slug}": {"get": op("A product's page data (no UDIDs or team IDs)", "public", PUBLIC,
+                                       ref("PublicPage"), params=[SLUG])},
+    "/ios/{release_id}/manifest.plist": {"get": op(
+        "iOS install manifest (itms-services)", "public", PUBLIC, params=[path_param("release_id", PUBLIC_RELEASE)],
+        content=file_content("application/xml"))},
+    "/icons/{release_id}.png": {"get": op(
+        "A release's app icon", "public", PUBLIC, params=[path_param("release_id", PUBLIC_RELEASE)],
+        content=file_content("image/png", "image/webp"), more={"304": {"description": "the cached copy is current"}})},
+    "/events": {"post": op(
+        "Record a page's click or visit", "public", PUBLIC, ref("EventCreated"), 201,
+        body=json_body(ref("EventInput"), required=True), errors=[429],
+        description=f"At most {MAX_EVENT_BYTES} bytes; requests without a token share a per-address budget.")},
+    "/d/{release_id}": {"get": op(
+        "Download a build (ranges, ETag; a GET from byte 0 counts)", "public", PUBLIC,
+        params=[path_param("release_id", PUBLIC_RELEASE),
+                param("Range", "header", "one byte range, e.g. bytes=0-1023"),
+                param("If-None-Match", "header", "the ETag (the file's SHA-256) of a cached copy")],
+        content=file_content(*BUILD_TYPES), errors=[416, 503], more={
+            "206": {"description": "the requested range", "content": file_content(*BUILD_TYPES)},
+            "302": {"description": "redirect to the file in S3 (presigned or public URL)"},
+            "304": {"description": "the cached copy is current"}})},
+    # UDID registration.
+    "/udid/profile.mobileconfig": {"get": op(
+        "The Profile Service profile that makes iOS post its UDID", "udid", PUBLIC,
+        params=[query("variant", "a published iOS variant", required=True)],
+        content=file_content(PROFILE_MIMETYPE), errors=[400, 404, 429])},
+    "/udid/callback": {"post": op(
+        "Where iOS posts the device's attributes; answers 301 to the product page", "udid", PUBLIC,
+        params=[query("nonce", "the one-time nonce of the profile")], status=301,
+        body={"required": True, "content": file_content("application/pkcs7-signature", "application/xml")},
+        content={}, errors=[400, 413])},
+    "/udid/status": {"get": op(
+        "Whether this browser's device is bound to the variant", "udid", PUBLIC, ref("UdidStatus"),
+        params=[query("variant", "a published iOS variant", required=True),
+                query("udid_token", "the signed return token")], errors=[400, 404])},
+    # Uploads.
+    "/upload": {"post": op("Upload a build to a variant", "upload", UPLOAD, ref("UploadAnswer"), 201,
+                           body=upload_form(True), errors=[400, 404, 409, 413, 503])},
+    "/admin/api/smart-upload": {"post": op(
+        "Upload a build; the variant is found or created from the package", "upload", ADMIN, ref("UploadAnswer"), 201,
+        body=upload_form(False), errors=[400, 404, 409, 413, 503])},
+    "/admin/api/parse-app": {"post": op("Parse a package; nothing is stored", "upload", ADMIN, ref("ParsedApp"),
+                                        body=upload_form(False), errors=[400, 413])},
+    # Catalog.
+    "/admin/api/products": {
+        "get": op("List products", "catalog", ADMIN, items_of("ProductListed"),
+                  params=[query("q", "part of the name or slug"), *PAGE]),
+        "post": op("Create a product (a taken slug gets -2, -3…)", "catalog", ADMIN, wrapped("product", "Product"),
+                   201, body=json_body(ref("ProductCreate"), required=True)),
+    },
+    "/admin/api/products/{product_id}": {
+        "get": op("A product with its variants and their releases", "catalog", ADMIN, ref("ProductDetail"),
+                  params=[PRODUCT]),
+        "put": op("Update a product (a taken slug is refused)", "catalog", ADMIN, wrapped("product", "Product"),
+                  params=[PRODUCT], body=json_body(ref("ProductUpdate"))),
+        "delete": op("Delete a product, its variants, releases and files", "catalog", ADMIN, DELETED,
+                     params=[PRODUCT], errors=[503]),
+    },
+    "/admin/api/products/{product_id}/variants": {"post": op(
+        "Create a variant", "catalog", ADMIN, wrapped("variant", "Variant"), 201, params=[PRODUCT],
+        body=json_body(ref("VariantCreate"), required=True))},
+    "/admin/api/variants/{variant_id}": {
+        "put": op("Update a variant", "catalog", ADMIN, wrapped("variant", "Variant"), params=[VARIANT],
+                  body=json_body(ref("VariantUpdate"))),
+        "delete": op("Delete a variant, its releases and files", "catalog", ADMIN, DELETED, params=[VARIANT],
+                     errors=[503]),
+    },
+    "/admin/api/variants/{variant_id}/stats": {"get": op("A variant's statistics", "catalog", ADMIN,
+                                                         ref("VariantStats"), params=[VARIANT])},
+    "/admin/api/releases/{release_id}": {"delete": op("Delete a release and its file", "catalog", ADMIN, DELETED,
+                                                      params=[RELEASE], errors=[503])},
+    "/admin/api/apps/{app_id}/publish": {"put": op("Publish a variant or product", "catalog", ADMIN,
+                                                   ref("Published"), params=[APP])},
+    "/admin/api/apps/{app_id}/unpublish": {"put": op("Hide a variant or product", "catalog", ADMIN,
+                                                     ref("Published"), params=[APP])},
+    # Settings.
+    "/admin/api/settings": {
+        "get": op("The run-time settings (secrets are never shown)", "settings", ADMIN, ref("Settings")),
+        "put": op("Change settings (null clears a field)", "settings", ADMIN, ref("Settings"),
+                  body=json_body(ref("SettingsUpdate"))),
+    },
+    "/admin/api/upload-config": {"get": op("Upload limits and domain, for CI", "settings", ADMIN,
+                                           ref("UploadConfig"))},
+    # Lists and exports.
+    "/admin/api/events": {"get": op("List events", "records", ADMIN, items_of("Event"),
+                                    params=[*EVENT_FILTERS, *PAGE], errors=[400])},
+    "/admin/api/ios_devices": {"get": op("List iOS devices", "records", ADMIN, items_of("Device"),
+                                         params=[*DEVICE_FILTERS, *PAGE], errors=[400])},
+    "/admin/exports/releases.csv": {"get": op("Releases as CSV", "records", ADMIN, params=RELEASE_FILTERS,
+                                              content=file_content("text/csv"), errors=[400])},
+    "/admin/exports/events.csv": {"get": op("Events as CSV", "records", ADMIN, params=EVENT_FILTERS,
+                                            content=file_content("text/csv"), errors=[400])},
+    "/admin/exports/ios_devices.csv": {"get": op("iOS devices as CSV", "records", ADMIN, params=DEVICE_FILTERS,
+                                                 content=file_content("text/csv"), errors=[400])},
+    # Apple Developer API.
+    "/admin/api/apple/status": {"get": op("Whether the Apple Developer API is configured and answers", "apple",
+                                          ADMIN, ref("AppleStatus"))},
+    "/admin/api/apple/devices": {"get": op("The Apple account's devices", "apple", ADMIN,
+                                           {"type": "object", "required": ["items", "total"]}, errors=[400, 502])},
+    "/admin/api/devices/{device_id}/register-apple": {"post": op(
+        "Register one bound device with Apple", "apple", ADMIN, ref("Registration"), params=[DEVICE],
+        errors=[400, 502])},
+    "/admin/api/devices/register-apple": {"post": op(
+        "Register devices with Apple (all unregistered ones without device_ids)", "apple", ADMIN,
+        ref("RegistrationBatch"), body=json_body(ref("RegisterDevices")), errors=[502])},
+}
