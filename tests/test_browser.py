@@ -8,6 +8,7 @@ import zxingcpp
 from PIL import Image
 
 from browser import admin_get, save_screenshot
+from profiles import ipa_with_profile, signed_profile
 from shop import EXE, SCRIPT
 
 FIRST_CARD = {"iphone": "ios", "ipad": "ios", "android": "android", "windows": "windows"}
@@ -33,6 +34,7 @@ def test_each_device_sees_its_own_build_first(live_server, open_as, shop, tmp_pa
     assert button.is_visible()
     assert button.evaluate("el => getComputedStyle(el).backgroundColor") != "rgba(0, 0, 0, 0)"
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator(".card .button.primary:visible").count() == 1  # only the visitor's own build
     save_screenshot(page, tmp_path, device)
     assert view.errors == []
 
@@ -84,7 +86,8 @@ def test_markup_in_names_and_changelogs_stays_text(api, live_server, open_as, tm
     assert page.title() == f"Evil {SCRIPT}"
     assert page.locator("h1").inner_text() == f"Evil {SCRIPT}"
     assert page.locator(".card h2").inner_text() == SCRIPT
-    assert page.locator(".changelog p").inner_text() == f"{SCRIPT}\nsecond line"
+    lines = page.locator(".changelog p").inner_text().splitlines()
+    assert [line.strip() for line in lines if line.strip()] == [SCRIPT, "second line"]
     save_screenshot(page, tmp_path, "escaping")
     assert view.errors == []
 
@@ -98,3 +101,35 @@ def test_qr_code_on_the_page_decodes_to_the_page_url(live_server, open_as, shop)
     framed.paste(shot, (40, 40))
     assert [result.text for result in zxingcpp.read_barcodes(framed)] == [f"{live_server}/products/demo"]
     assert view.errors == []
+
+
+@pytest.mark.parametrize("device,notice", [("wechat", "in_app_browser"), ("iphone", "needs_https")])
+def test_visitors_are_told_what_stands_between_them_and_an_install(live_server, open_as, shop, tmp_path, device,
+                                                                 notice):
+    view = open_as(device)
+    page = view.page
+    page.goto(f"{live_server}/products/demo")
+    assert page.locator(f'[data-notice="{notice}"]').is_visible()
+    assert page.locator(".other-platforms").get_attribute("open") is None  # other platforms stay folded
+    save_screenshot(page, tmp_path, f"notice-{device}")
+    assert view.errors == []
+
+
+def test_an_ipad_only_build_on_an_iphone_says_why_and_installs_nothing(api, live_server, open_as, tmp_path):
+    variant = api.create_variant(api.create_product()["id"], platform="ios", display_name="iPad",
+                                 identifier="com.icyleaf.bundle")
+    api.upload_release(variant["id"], "ipad.ipa", ipa_with_profile("ios-ipad-only-cgbi-icons.ipa",
+                                                                   signed_profile("enterprise")))
+    view = open_as("iphone")
+    page = view.page
+    page.goto(f"{live_server}/products/demo")
+    card = page.locator('#cards > .card[data-platform="ios"]')
+    assert card.locator(".note.verdict").inner_text() == "This build is for iPad only."
+    assert card.locator(".button.primary").count() == 0
+    save_screenshot(page, tmp_path, "verdict-ipad-only-on-iphone")
+    ipad = open_as("ipad")
+    ipad.page.goto(f"{live_server}/products/demo")
+    assert ipad.page.locator('#cards > .card[data-platform="ios"] .button.primary').is_visible()
+    assert ipad.page.locator(".other-platforms").count() == 0  # nothing else was left to fold away
+    save_screenshot(ipad.page, tmp_path, "verdict-ipad-only-on-ipad")
+    assert view.errors == [] and ipad.errors == []

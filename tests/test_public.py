@@ -8,6 +8,8 @@ import zxingcpp
 from markupsafe import escape
 from PIL import Image
 
+from fenfa_lib.web.product_page import human_size
+
 from corpus import icon_size, png_pixels
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error, make_apk, manifest
 from shop import ANDROID_SAMPLE, EXE, SCRIPT
@@ -19,6 +21,7 @@ WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/1
 MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
 LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0"
 SHOP_PLATFORMS = ["windows", "macos", "android", "ios", "linux"]  # the shop's variants, in admin order
+VISITORS = {"windows": WINDOWS, "macos": MAC, "android": ANDROID, "ios": IPHONE, "linux": LINUX}
 
 
 def page(client, path="/products/demo", user_agent=WINDOWS, **headers):
@@ -47,7 +50,7 @@ def test_landing_page_is_small_and_lists_no_products(client, shop):
 
 @pytest.mark.parametrize("platform", SHOP_PLATFORMS)
 def test_product_page_shows_each_card_with_its_release(client, shop, platform):
-    html = page(client)
+    html = page(client, user_agent=VISITORS[platform])  # the primary button is for the visitor's own platform
     assert sorted(card_platforms(html)) == sorted(SHOP_PLATFORMS)
     release, card = shop["releases"][platform], card_html(html, platform)
     assert f"<h2>{escape(shop['variants'][platform]['display_name'])}</h2>" in card
@@ -66,13 +69,13 @@ def test_product_page_shows_the_product_and_its_ios_and_android_cards_in_detail(
     ios_card = card_html(html, "ios")
     assert "iPhone &amp; iPad" in ios_card
     assert "1.0 <span class=\"muted\">(build 1)</span>" in ios_card
-    assert "289.8 KB" in ios_card and "iOS 8.0 or later" in ios_card
+    assert human_size(ios["size_bytes"]) in ios_card and "iOS 8.0 or later" in ios_card
     assert ios["created_at"][:10] in ios_card
     install = ("itms-services://?action=download-manifest&amp;url=http%3A%2F%2Flocalhost%2Fios%2F"
                f"{ios['id']}%2Fmanifest.plist")
     assert f'href="{install}" data-release="{ios["id"]}">Install</a>' in ios_card
     assert f'href="/udid/profile.mobileconfig?variant={shop["variants"]["ios"]["id"]}"' in ios_card
-    assert "<p>First line\nSecond line</p>" in ios_card
+    assert "<p>First line<br />\nSecond line</p>" in ios_card  # the changelog as Markdown
     android_card = card_html(html, "android")
     assert f'href="http://localhost/d/{android["id"]}" data-release="{android["id"]}">Download</a>' in android_card
     assert "Android 1.5 (API 3) or later" in android_card and "itms-services" not in android_card
@@ -112,8 +115,9 @@ def test_names_descriptions_and_changelogs_are_escaped(api, client):
     api.upload_release(variant["id"], "setup.exe", EXE, changelog=f"{SCRIPT}\nline two", version="1<b>")
     html = page(client, "/products/evil")
     assert "<script>window" not in html
-    assert html.count("&lt;script&gt;window.pwned=1&lt;/script&gt;") == 5
-    assert "1&lt;b&gt;" in html and "\nline two</p>" in html
+    # Title, heading, description, variant name, changelog, and the Open Graph title and descriptions.
+    assert html.count("&lt;script&gt;window.pwned=1&lt;/script&gt;") == 8
+    assert "1&lt;b&gt;" in html and "<br />\nline two</p>" in html
     assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/product.js" defer>']
     assert SCRIPT in json.dumps(client.get("/api/products/evil").json)
 

@@ -25,6 +25,8 @@ from certs import make_certificate, pem
 from corpus import require_samples, skip_or_fail
 from helpers import assert_error
 from iphone import der_body, device_plist, get_profile, nonce_of, post_callback, register
+from profiles import ipa_with_profile as fresh_ipa
+from profiles import signed_profile
 
 BASE_IPA = "ios-iphone-binary-plist-no-icons.ipa"  # its own profile is a development one
 ENTERPRISE_IPA = "ios-legacy-min-ios5-helloworld.ipa"
@@ -417,21 +419,23 @@ def test_only_published_ios_variants_have_profiles_and_status(api, client, ios_a
     assert UDIDNonce.select().count() == 0
 
 
-@pytest.mark.parametrize("ipa, profile, shown", [
-    (BASE_IPA, KEEP, True),
-    (BASE_IPA, ADHOC_PROFILE, True),
-    (BASE_IPA, APPSTORE_PROFILE, False),
-    (BASE_IPA, None, False),
-    (ENTERPRISE_IPA, KEEP, False),
-], ids=["development", "ad-hoc", "app-store", "no-profile", "enterprise"])
-def test_register_link_only_where_device_binding_applies(api, client, ipa, profile, shown):
+@pytest.mark.parametrize("kind, shown, installs", [
+    ("development", True, True),
+    ("ad-hoc", True, True),
+    ("app-store", False, False),
+    (None, False, True),
+    ("enterprise", False, True),
+])
+def test_register_link_only_where_device_binding_applies(api, client, kind, shown, installs):
     product = api.create_product()
-    variant = api.create_variant(product["id"], platform="ios", display_name="iPhone", identifier=BUNDLE_IDS[ipa])
-    api.upload_release(variant["id"], "app.ipa", ipa_with_profile(ipa, profile))
+    variant = api.create_variant(product["id"], platform="ios", display_name="iPhone", identifier=BUNDLE_IDS[BASE_IPA])
+    build = fresh_ipa(BASE_IPA, signed_profile(kind, [OTHER_UDID])) if kind else ipa_with_profile(BASE_IPA, None)
+    api.upload_release(variant["id"], "app.ipa", build)
     card = card_html(client.get("/products/demo", headers={"User-Agent": IPHONE}).get_data(as_text=True))
     assert ("/udid/profile.mobileconfig?variant=" in card) is shown
     assert ("Test builds only install on registered devices." in card) is shown
-    assert "Install</a>" in card
+    assert ("Install</a>" in card) is installs
+    assert ("Signed for the App Store" in card) is (kind == "app-store")
 
 
 def test_product_page_notices_a_registered_device(api, client, ios_app):

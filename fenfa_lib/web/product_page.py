@@ -3,13 +3,14 @@ selected release and its links. The HTML page and GET /api/products/:slug share 
 HTML page adds the device registration a return token proves. Also the itms-services manifest
 that iOS install links point at."""
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from flask import request
+from flask import current_app, request
 
 from fenfa_lib.models import NEWEST_FIRST, Product, ProvisioningProfile, Release, Variant
 from fenfa_lib.text import is_ascii_number, without_control_characters
-from fenfa_lib.udid import DEVICE_BOUND_KINDS, token_registration
+from fenfa_lib.udid import DEVICE_BOUND_KINDS, token_device, token_registration
+from fenfa_lib.verdict import Verdict, Visitor, install_verdict, visitor_from
 from fenfa_lib.web import urls
 from fenfa_lib.web.shapes import product_dict, release_dict, variant_dict
 
@@ -32,27 +33,34 @@ ANDROID_VERSIONS = {
     30: "11", 31: "12", 32: "12L", 33: "13", 34: "14", 35: "15", 36: "16",
 }
 MAX_OTHER_RELEASES = 20
+IN_APP_BROWSERS = ("MicroMessenger", " QQ/", "DingTalk", "Lark/", "Feishu")
 
 
 @dataclass
 class Card:
-    """One published variant: its releases newest first, the selected one, and for iOS the selected
-    build's profile kind and the registration (`{bound, udid, in_profile}`) a return token proves."""
+    """One published variant: its releases newest first (of the `?channel=` asked for), the one offered, what
+    the install verdict says of it, and, when the newest release is not the one offered, why not. For iOS
+    also the offered build's profile kind and the registration (`{bound, udid, in_profile}`) a return
+    token proves."""
     variant: Variant
     release: Release | None
     releases: list = field(default_factory=list)
+    verdict: Verdict | None = None
+    newest_verdict: Verdict | None = None  # set when the newest release cannot install and another is offered
+    verdicts: dict = field(default_factory=dict)  # release id -> Verdict, for the JSON
     recommended: bool = False
     profile_kind: str | None = None
     registration: dict | None = None
+    ipad_release: Release | None = None  # for a Mac visitor, which may be an iPad asking for the desktop site
 
     @property
     def registers_devices(self):
-        """Whether device binding applies: the selected iOS build's profile only installs on listed devices."""
+        """Whether device binding applies: the offered iOS build's profile only installs on listed devices."""
         return self.variant.platform == "ios" and self.profile_kind in DEVICE_BOUND_KINDS
 
     @property
     def others(self):
-        """Releases to list below the selected one, newest first."""
+        """Releases to list below the offered one, newest first."""
         return [release for release in self.releases if release is not self.release][:MAX_OTHER_RELEASES]
 
 
@@ -62,11 +70,45 @@ class ProductPage:
     platform: str | None
     cards: list
     icon_release: Release | None
+    visitor: Visitor | None = None
+    channel: str | None = None
+
+    @property
+    def own_cards(self):
+        """The cards of the visitor's platform (all cards when the platform is unknown)."""
+        return [card for card in self.cards if not self.platform or card.variant.platform == self.platform]
+
+    @property
+    def other_cards(self):
+        return [card for card in self.cards if card not in self.own_cards]
 
 
 def visitor_page(product):
-    """The product page as this visitor sees it: their platform's cards first, and the release `?r=` names selected."""
-    return build_page(product, detect_platform(request.user_agent.string), request.args.get("r"))
+    """The product page as this visitor sees it: their platform's cards first, each offering the newest release
+    their device can install (or the release `?r=` names), the `?channel=` asked for, and for iOS the device a
+    return token proves."""
+    user_agent = request.user_agent.string
+    token = request.args.get("udid_token")
+
+    def device_for(variant_id):
+        device = token_device(current_app.secret_key, token, variant_id) if token else None
+        return device.udid if device else None
+
+    visitor = visitor_from(user_agent, detect_platform(user_agent))
+    channel = request.args.get("channel", "").strip() or None
+    return build_page(product, visitor, request.args.get("r"), channel, device_for)
+
+
+def visitor_notices(page):
+    """Text keys of what the visitor must know before any button works: an iPhone on plain http, an in-app
+    browser (WeChat, QQ, DingTalk, Feishu/Lark) that blocks installs."""
+    notices = []
+    user_agent = request.user_agent.string or ""
+    if any(marker in user_agent for marker in IN_APP_BROWSERS):
+        notices.append("in_app_browser")
+    if page.platform == "ios" and not urls.base_url().startswith("https://"):
+        notices.append("needs_https")
+    return notices
 
 
 def detect_platform(user_agent):
@@ -83,39 +125,60 @@ def order_variants(variants, platform):
     return sorted(variants, key=lambda variant: (variant.platform != platform, variant.sort_order, variant.created_at))
 
 
-def build_page(product, platform, selected_release_id=None):
-    """Cards for the published variants; `selected_release_id` replaces the newest release of
-    its own variant when it belongs to this product."""
-    variants = order_variants(list(product.variants.where(Variant.published)), platform)
-    releases = list(
-        Release.select()
-        .where(Release.variant.in_([variant.id for variant in variants]))
-        .order_by(*NEWEST_FIRST)
-    )
+def build_page(product, visitor, selected_release_id=None, channel=None, device_for=None):
+    """Cards for the published variants. Each offers the release `selected_release_id` names when it is one
+    of its own, else the newest one the visitor can install (saying why the newest cannot, when it cannot),
+    else the newest; the first installable card of the visitor's platform is recommended."""
+    variants = order_variants(list(product.variants.where(Variant.published)), visitor.platform)
+    query = Release.select().where(Release.variant.in_([variant.id for variant in variants]))
+    if channel:
+        query = query.where(Release.channel == channel)
+    releases = list(query.order_by(*NEWEST_FIRST))
     history = defaultdict(list)
     for release in releases:
         history[release.variant_id].append(release)
+    profiles = release_profiles([release.id for release in releases if release.metadata.get("package_type") == "ipa"])
     cards = []
     for variant in variants:
         own = history[variant.id]
-        selected = next((release for release in own if release.id == selected_release_id), own[0] if own else None)
-        cards.append(Card(variant, selected, own))
-    kinds = selected_profile_kinds(cards)
+        udid = device_for(variant.id) if device_for and variant.platform == "ios" else None
+        card_visitor = replace(visitor, udid=udid)
+        verdicts = {release.id: install_verdict(release, variant.platform, profiles.get(release.id), card_visitor)
+                    for release in own}
+        card = offer(variant, own, verdicts, selected_release_id)
+        if visitor.platform == "macos" and variant.platform == "ios":
+            ipad = Visitor("ios", "ipad")
+            card.ipad_release = next((release for release in own if install_verdict(
+                release, "ios", profiles.get(release.id), ipad).installable), None)
+        cards.append(card)
     for card in cards:
-        card.profile_kind = kinds.get(card.release.id) if card.release else None
-    if cards and cards[0].variant.platform == platform:
-        cards[0].recommended = True
+        profile = profiles.get(card.release.id) if card.release else None
+        card.profile_kind = profile.kind if profile else None
+    recommended = next((card for card in cards if card.variant.platform == visitor.platform
+                        and card.verdict and card.verdict.installable), None)
+    if recommended:
+        recommended.recommended = True
     icon_release = next((release for release in releases if release.icon_key), None)
-    return ProductPage(product, platform, cards, icon_release)
+    return ProductPage(product, visitor.platform, cards, icon_release, visitor, channel)
 
 
-def selected_profile_kinds(cards):
-    """{release id: provisioning profile kind} for the cards' selected iOS releases."""
-    release_ids = [card.release.id for card in cards if card.release and card.variant.platform == "ios"]
+def offer(variant, releases, verdicts, selected_release_id):
+    """The Card of a variant: the release it offers and the verdicts that chose it."""
+    selected = next((release for release in releases if release.id == selected_release_id), None)
+    installable = next((release for release in releases if verdicts[release.id].installable), None)
+    release = selected or installable or (releases[0] if releases else None)
+    card = Card(variant, release, releases, verdicts[release.id] if release else None, verdicts=verdicts)
+    if release is not None and not selected and release is not releases[0]:
+        card.newest_verdict = verdicts[releases[0].id]
+    return card
+
+
+def release_profiles(release_ids):
+    """{release id: its provisioning profile} in one query."""
     if not release_ids:
         return {}
-    query = ProvisioningProfile.select(ProvisioningProfile.release, ProvisioningProfile.kind)
-    return {profile.release_id: profile.kind for profile in query.where(ProvisioningProfile.release.in_(release_ids))}
+    query = ProvisioningProfile.select().where(ProvisioningProfile.release.in_(release_ids))
+    return {profile.release_id: profile for profile in query}
 
 
 def add_registrations(page, secret, token):
@@ -123,10 +186,6 @@ def add_registrations(page, secret, token):
     for card in page.cards:
         if card.variant.platform == "ios":
             card.registration = token_registration(secret, token, card.variant.id)
-
-
-def is_installable(release):
-    return release.metadata.get("installable", True) is not False
 
 
 def install_manifest(release):
@@ -185,7 +244,8 @@ def page_dict(page):
                 "releases": [
                     {
                         **release_dict(release),
-                        "installable": is_installable(release),
+                        "installable": card.verdicts[release.id].installable,
+                        "reason": card.verdicts[release.id].reason,
                         "urls": urls.release_links(release, card.variant, product.slug),
                     }
                     for release in card.releases

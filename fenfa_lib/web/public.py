@@ -12,19 +12,20 @@ from fenfa_lib.web.auth import is_admin_request
 from fenfa_lib.web.budget import anonymous_write_wait
 from fenfa_lib.web.client import request_client
 from fenfa_lib.web.i18n import LANGUAGES, translator
+from fenfa_lib.web.markdown import changelog_html
 from fenfa_lib.web.product_page import (
     PLATFORM_NAMES,
     add_registrations,
     human_size,
-    is_installable,
     min_os_label,
+    visitor_notices,
     visitor_page,
 )
 
 bp = Blueprint("public", __name__)
 PAGE_HELPERS = {
     "human_size": human_size,
-    "is_installable": is_installable,
+    "changelog_html": changelog_html,
     "min_os_label": min_os_label,
     "platform_names": PLATFORM_NAMES,
     "release_links": urls.release_links,
@@ -75,7 +76,10 @@ def show_product(slug):
     count_visit(product)
     qr_svg = Markup(qr_code(slug).svg_inline(scale=4, border=2, light="#fff", omitsize=True))
     warnings = urls.admin_warnings(is_admin_request())
-    response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=warnings, **PAGE_HELPERS)
+    icon_url = urls.icon_url(page.icon_release.id) if page.icon_release else None
+    response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=warnings,
+                           notices=visitor_notices(page), page_url=urls.page_url(slug), icon_url=icon_url,
+                           **PAGE_HELPERS)
     response.headers["Cache-Control"] = "no-cache"
     response.vary.update(["User-Agent", "X-Auth-Token", "Cookie"])
     return response
