@@ -36,7 +36,8 @@ def signed_profile(kind="development", devices=(), days=365, bundle_id="*"):
 
 
 def ipa_with_profile(ipa_name, profile):
-    """The corpus IPA `ipa_name` with `profile` (bytes) as its main app's embedded.mobileprovision."""
+    """The corpus IPA `ipa_name` with `profile` (bytes) as its main app's embedded.mobileprovision, or with no
+    profile at all for None."""
     source = zipfile.ZipFile(require_samples() / ipa_name)
     info_plist = next(name for name in source.namelist() if re.fullmatch(r"Payload/[^/]+\.app/Info\.plist", name))
     target_name = info_plist.replace("Info.plist", "embedded.mobileprovision")
@@ -45,5 +46,6 @@ def ipa_with_profile(ipa_name, profile):
         for item in source.infolist():
             if item.filename != target_name:
                 target.writestr(item, source.read(item))
-        target.writestr(target_name, profile)
+        if profile is not None:
+            target.writestr(target_name, profile)
     return out.getvalue()

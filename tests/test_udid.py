@@ -5,7 +5,6 @@ import plistlib
 import re
 import shutil
 import subprocess
-import zipfile
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 from xml.parsers.expat import ExpatError
@@ -55,18 +54,10 @@ def adhoc_udid():
 
 def ipa_with_profile(ipa_name, profile=KEEP):
     """A corpus IPA whose main app carries `profile` (a corpus profile name) as embedded.mobileprovision,
-    or no profile at all for None."""
-    source = zipfile.ZipFile(require_samples() / ipa_name)
-    info_plist = next(name for name in source.namelist() if re.fullmatch(r"Payload/[^/]+\.app/Info\.plist", name))
-    target_name = info_plist.replace("Info.plist", "embedded.mobileprovision")
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for item in source.infolist():
-            if item.filename != target_name or profile is KEEP:
-                target.writestr(item, source.read(item))
-        if profile not in (KEEP, None):
-            target.writestr(target_name, (require_samples() / profile).read_bytes())
-    return out.getvalue()
+    its own for KEEP, or no profile at all for None."""
+    if profile is KEEP:
+        return (require_samples() / ipa_name).read_bytes()
+    return fresh_ipa(ipa_name, None if profile is None else (require_samples() / profile).read_bytes())
 
 
 def ber(tag, *parts):
