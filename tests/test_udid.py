@@ -89,10 +89,12 @@ def openssl_streamed_body(content, tmp_path):
 
 @pytest.fixture
 def ios_app(api):
-    """Product "demo" with an iOS variant whose build carries the sample ad-hoc profile."""
+    """Product "demo" with an iOS variant whose build carries an ad-hoc profile for the sample ad-hoc profile's
+    devices, expiring a year from now (the sample's own has expired)."""
     product = api.create_product()
     variant = api.create_variant(product["id"], platform="ios", display_name="iPhone", identifier=BUNDLE_IDS[BASE_IPA])
-    release = api.upload_release(variant["id"], "adhoc.ipa", ipa_with_profile(BASE_IPA, ADHOC_PROFILE))
+    devices = parse_mobileprovision((require_samples() / ADHOC_PROFILE).read_bytes()).devices
+    release = api.upload_release(variant["id"], "adhoc.ipa", fresh_ipa(BASE_IPA, signed_profile("ad-hoc", devices)))
     return {"product": product, "variant": variant, "release": release}
 
 
