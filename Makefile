@@ -30,6 +30,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/stats.py
 
 clean:
 	rm -rf $(VENV)

@@ -76,3 +76,16 @@ def test_a_failing_migration_leaves_the_database_as_it_was(data_dir, monkeypatch
         columns = [row[1] for row in connection.execute("PRAGMA table_info(product)")]
     assert "half_done" not in columns
     assert user_version(data_dir / "fenfa.db") == 0
+
+
+def test_the_upgrade_adds_the_indexes_variant_statistics_read(data_dir):
+    data_dir.mkdir()
+    shutil.copy(FIXTURE, data_dir / "fenfa.db")
+    open_app(data_dir)
+    with sqlite3.connect(data_dir / "fenfa.db") as connection:
+        names = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        plan = " ".join(row[3] for row in connection.execute(
+            "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM event WHERE product_id = ? AND type = 'visit' AND variant_id = ''",
+            ("prd_x",)))
+    assert set(models.STATS_INDEXES) <= names
+    assert "COVERING INDEX event_product_type_variant" in plan

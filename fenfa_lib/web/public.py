@@ -1,5 +1,6 @@
 """The pages testers browse (no token): the landing page, product pages and their QR codes."""
 import io
+from functools import lru_cache
 
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request
@@ -55,8 +56,14 @@ def product_or_404(slug):
     return product
 
 
-def qr_code(slug):
-    return segno.make(urls.page_url(slug), error="m")
+@lru_cache(maxsize=512)
+def qr_svgs(url):
+    """(inline SVG for the page, SVG file) of the QR code of `url`: a pure function of the URL, and half of what
+    a product page cost to build when it was drawn on every request."""
+    code = segno.make(url, error="m")
+    svg = io.BytesIO()
+    code.save(svg, kind="svg", scale=8, border=4, light="#fff")
+    return code.svg_inline(scale=4, border=2, light="#fff", omitsize=True), svg.getvalue()
 
 
 def count_visit(product):
@@ -74,7 +81,7 @@ def show_product(slug):
     if token:
         add_registrations(page, current_app.secret_key, token)
     count_visit(product)
-    qr_svg = Markup(qr_code(slug).svg_inline(scale=4, border=2, light="#fff", omitsize=True))
+    qr_svg = Markup(qr_svgs(urls.page_url(slug))[0])
     warnings = urls.admin_warnings(is_admin_request())
     icon_url = urls.icon_url(page.icon_release.id) if page.icon_release else None
     response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=warnings,
@@ -88,6 +95,5 @@ def show_product(slug):
 @bp.get("/products/<slug>/qrcode.svg")
 def product_qrcode(slug):
     product_or_404(slug)
-    svg = io.BytesIO()
-    qr_code(slug).save(svg, kind="svg", scale=8, border=4, light="#fff")
-    return Response(svg.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=300"})
+    return Response(qr_svgs(urls.page_url(slug))[1], mimetype="image/svg+xml",
+                     headers={"Cache-Control": "public, max-age=300"})

@@ -13,20 +13,19 @@ def variant_stats(variant):
     """Summary, releases and totals. Visits count the variant's own visit events and visits of its
     product's page, which shows every variant; clicks and downloads are the variant's own."""
     releases = list(prefetch(variant.releases.order_by(*NEWEST_FIRST), ProvisioningProfile))
-    page_visit = (Event.product_id == variant.product_id) & (Event.variant_id == "") & (Event.type == "visit")
     counts = dict(
-        Event.select(Event.type, fn.COUNT(Event.id))
-        .where((Event.variant_id == variant.id) | page_visit)
-        .group_by(Event.type)
-        .tuples()
+        Event.select(Event.type, fn.COUNT(Event.id)).where(Event.variant_id == variant.id).group_by(Event.type).tuples()
     )
+    # Two counts on two indexes, not one OR that walks every event of the product.
+    page_visits = Event.select().where((Event.product_id == variant.product_id) & (Event.type == "visit")
+                                       & (Event.variant_id == "")).count()
     return {
         "product": product_dict(variant.product),
         "variant": variant_dict(variant),
         "releases": [release_dict(release, admin=True) for release in releases],
         "totals": {
             "downloads": sum(release.download_count for release in releases),
-            "visits": counts.get("visit", 0),
+            "visits": counts.get("visit", 0) + page_visits,
             "clicks": counts.get("click", 0),
             "releases": len(releases),
         },
