@@ -31,6 +31,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV)

@@ -5,6 +5,7 @@ import io
 import pytest
 
 from fenfa_lib.models import DeviceBinding, Event, IOSDevice, utcnow
+from fenfa_lib.web.admin.exports import EVENT_COLUMNS, cell
 
 from helpers import UPLOAD_TOKEN, assert_error
 
@@ -96,3 +97,16 @@ def test_events_list_and_export_share_filters(api):
     Event.insert_many([{"type": "visit", "variant_id": "var_a"}, {"type": "click", "variant_id": "var_b"}]).execute()
     assert api.data("GET", "/admin/api/events?variant_id=var_a")["total"] == 1
     assert len(read_csv(api.call("GET", "/admin/exports/events.csv?variant_id=var_a"))) == 2
+
+
+def test_the_events_export_read_off_the_cursor_matches_the_events_api(api, client, shop):
+    release_id = shop["releases"]["android"]["id"]
+    for extra in ({"note": "漢字 ✓", "n": 3, "ok": True}, {}, {"formula": "=1+1"}):
+        client.post("/events", json={"type": "click", "release_id": release_id, "extra": extra},
+                    headers={"User-Agent": "=HYPERLINK(\"x\")"})
+    client.get(f"/d/{release_id}")
+    exported = list(csv.reader(io.StringIO(api.call("GET", "/admin/exports/events.csv").get_data(as_text=True))))
+    listed = api.data("GET", "/admin/api/events?limit=1000")["items"]
+    expected = [[cell(event[column]) for column in EVENT_COLUMNS] for event in listed]
+    assert exported[0] == list(EVENT_COLUMNS) and exported[1:] == expected
+    assert len(expected) >= 4
