@@ -32,6 +32,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/export.py
+	$(BIN)/python bench/footprint.py
 
 clean:
 	rm -rf $(VENV)

@@ -23,7 +23,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import Client
 
 from fenfa_lib.models import DeviceBinding, IOSDevice
-from fenfa_lib.storage import S3Storage, StorageError
+from fenfa_lib.storage import StorageError
+from fenfa_lib.storage.s3 import S3Storage
 from fenfa_lib.web.envelope import error_code
 from fenfa_lib.web.openapi import DOCUMENT
 

@@ -60,7 +60,14 @@ def test_parsers_and_storage_know_nothing_of_the_web_or_the_core(name):
     imported = imported_modules(MODULES[name])
     assert not [module for module in imported if in_layer(module, *WEB_FRAMEWORKS)]
     own = [module for module in imported if in_layer(module, "fenfa_lib")]
-    assert not [module for module in own if not in_layer(module, "fenfa_lib.packages", *LEAVES)]
+    layer = "fenfa_lib.packages" if in_layer(name, "fenfa_lib.packages") else "fenfa_lib.storage"
+    assert not [module for module in own if not in_layer(module, layer, *LEAVES)]
+
+
+def test_boto3_is_imported_only_by_the_s3_storage():
+    importers = [name for name, path in MODULES.items() if any(
+        in_layer(module, "boto3", "botocore") for module in imported_modules(path))]
+    assert importers == ["fenfa_lib.storage.s3"]
 
 
 @pytest.mark.parametrize("name", LEAVES)

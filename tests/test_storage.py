@@ -10,14 +10,8 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from fenfa_lib.storage import (
-    LocalStorage,
-    S3Storage,
-    StorageError,
-    build_storage,
-    content_disposition,
-    validate_key,
-)
+from fenfa_lib.storage import LocalStorage, StorageError, build_storage, content_disposition, validate_key
+from fenfa_lib.storage.s3 import S3Storage
 
 from s3server import client as s3_client
 from s3server import make_bucket
@@ -133,7 +127,7 @@ def test_delete_prefix_removes_only_that_release_folder(storage, folder):
 
 
 def test_s3_delete_prefix_deletes_every_listing_page(s3, folder, monkeypatch):
-    monkeypatch.setattr("fenfa_lib.storage.DELETE_BATCH", 2)
+    monkeypatch.setattr("fenfa_lib.storage.s3.DELETE_BATCH", 2)
     doomed = [f"{folder}/part-{n}" for n in range(5)]
     kept = f"{folder}x/App.ipa"
     for key in doomed + [kept]:
