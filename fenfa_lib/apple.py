@@ -2,6 +2,7 @@
 from the account's API key and reused until shortly before it expires, a timeout on every call, pages
 followed through `links.next`. It knows nothing of Flask or the database."""
 import hashlib
+import http.client
 import json
 import threading
 import time
@@ -103,14 +104,17 @@ class AppStoreConnect:
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                return json.loads(response.read(MAX_ANSWER_BYTES) or b"{}")
+                answer = json.loads(response.read(MAX_ANSWER_BYTES) or b"{}")
         except urllib.error.HTTPError as exc:
             raise refusal(exc) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise AppleError(f"App Store Connect cannot be reached: {reason}") from None
         except ValueError:
             raise AppleError("App Store Connect answered with something that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise AppleError("App Store Connect answered with JSON that is not an object")
+        return answer
 
     def check(self):
         """AppleError unless the credentials are accepted (one cheap real call)."""
@@ -119,32 +123,33 @@ class AppStoreConnect:
     def devices(self):
         """Every device of the account, page after page."""
         answer = self.call("GET", "/v1/devices", {"limit": PAGE_SIZE})
-        devices = list(answer.get("data", []))
+        devices = list(page_items(answer))
         for _page in range(MAX_PAGES):
-            next_url = (answer.get("links") or {}).get("next")
+            links = answer.get("links")
+            next_url = links.get("next") if isinstance(links, dict) else None
             if not next_url:
                 return [device_summary(item) for item in devices]
             answer = self.call("GET", self.same_origin(next_url))
-            devices += answer.get("data", [])
+            devices += page_items(answer)
         raise AppleError(f"App Store Connect's device list goes on past {MAX_PAGES} pages")
 
     def same_origin(self, url):
         """A `links.next` URL, refused unless it points back at the API, so the token goes nowhere else."""
-        if not url.startswith(self.base_url + "/"):
+        if not isinstance(url, str) or not url.startswith(self.base_url + "/"):
             raise AppleError("App Store Connect's next page points away from the API")
         return url
 
     def find_device(self, udid):
         """The account's device with this UDID, or None."""
         answer = self.call("GET", "/v1/devices", {"filter[udid]": udid, "limit": 1})
-        matches = [device_summary(item) for item in answer.get("data", [])]
+        matches = [device_summary(item) for item in page_items(answer)]
         return next((device for device in matches if device["udid"].lower() == udid.lower()), None)
 
     def register_device(self, name, udid):
         """Register an iOS device; a device the account already has counts as registered."""
         body = {"data": {"type": "devices", "attributes": {"name": name, "udid": udid, "platform": "IOS"}}}
         try:
-            return device_summary(self.call("POST", "/v1/devices", body=body)["data"])
+            return device_summary(self.call("POST", "/v1/devices", body=body).get("data"))
         except AppleError as exc:
             if exc.status != 409:
                 raise
@@ -159,19 +164,29 @@ class AppStoreConnect:
         return existing
 
 
+def page_items(answer):
+    items = answer.get("data", [])
+    if not isinstance(items, list):
+        raise AppleError("App Store Connect answered with a page that lists nothing")
+    return items
+
+
 def refusal(http_error):
     """AppleError with the `detail` (else `title`, else the status) of Apple's error answer."""
     try:
         errors = json.loads(http_error.read(MAX_ANSWER_BYTES)).get("errors") or [{}]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, OSError, http.client.HTTPException):
         errors = [{}]
-    first = errors[0] if isinstance(errors[0], dict) else {}
+    first = errors[0] if isinstance(errors, list) and isinstance(errors[0], dict) else {}
     detail = first.get("detail") or first.get("title") or f"HTTP {http_error.code}"
     code = first.get("code")
     return AppleError(f"{detail} ({code})" if code else detail, status=http_error.code)
 
 
 def device_summary(item):
+    """The fields Fenfa shows of one of Apple's device objects; AppleError for anything else."""
+    if not isinstance(item, dict) or not isinstance(item.get("attributes") or {}, dict):
+        raise AppleError("App Store Connect answered with a device that is not one")
     attributes = item.get("attributes") or {}
     return {
         "apple_device_id": item.get("id", ""),

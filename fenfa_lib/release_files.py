@@ -7,6 +7,7 @@ import time
 from flask import current_app
 
 from fenfa_lib import current
+from fenfa_lib.data_dir_lock import is_held
 from fenfa_lib.models import Release, db
 from fenfa_lib.storage import S3_SETTING_KEYS, StorageError, build_storage
 
@@ -62,7 +63,7 @@ def clear_stale_spools(directory, min_age):
     directory.mkdir(parents=True, exist_ok=True)
     for leftover in directory.iterdir():
         try:
-            if leftover.is_file() and _older_than(leftover, min_age):
+            if leftover.is_file() and _older_than(leftover, min_age) and not is_held(leftover):
                 leftover.unlink()
         except FileNotFoundError:
             pass  # finished (and removed) by its own request meanwhile

@@ -14,6 +14,7 @@ WATCH = "watch"  # a Wear OS build, installed from the phone's companion app ont
 IPAD_ONLY = "ipad_only"
 TV_ONLY = "tv_only"
 WATCH_ONLY = "watch_only"
+VISION_ONLY = "vision_only"
 APP_STORE = "app_store"
 PROFILE_EXPIRED = "profile_expired"
 DEVICE_NOT_IN_PROFILE = "device_not_in_profile"
@@ -60,7 +61,7 @@ def os_tuple(text):
 def install_verdict(release, platform, profile, visitor):
     """Whether `release` (of a variant of `platform`, with `profile` or None) installs for `visitor`."""
     metadata = release.metadata or {}
-    if visitor.platform != platform:
+    if visitor.platform is not None and visitor.platform != platform:  # an unknown device may be any
         return Verdict(False, OTHER_PLATFORM)
     if metadata.get("installable") is False:
         return Verdict(False, BUNDLE)
@@ -74,7 +75,7 @@ def install_verdict(release, platform, profile, visitor):
 
 def ios_verdict(release, families, profile, visitor):
     if families and not families & {"iphone", "ipad"}:
-        return Verdict(False, TV_ONLY if "tv" in families else WATCH_ONLY)
+        return Verdict(False, TV_ONLY if "tv" in families else VISION_ONLY if "vision" in families else WATCH_ONLY)
     if visitor.device == "iphone" and families and "iphone" not in families:
         return Verdict(False, IPAD_ONLY)
     minimum = os_tuple(release.min_os)

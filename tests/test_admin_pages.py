@@ -189,3 +189,43 @@ def test_the_stats_chart_draws_a_bar_for_todays_downloads(client, shop):
     assert all(float(height) == 0 for height, _, count in re.findall(
         r'height="([\d.]+)"><title>([\d-]+): (\d+)</title>', chart)[:-1])
     assert '>5</text>' in chart  # the scale's top: the first round number past 3
+
+
+@pytest.mark.parametrize("path", ["/admin/language/en?next=/admin/%0d%0aSet-Cookie:%20x=1",
+                                  "/admin?next=/admin/%0aLocation:%20//evil"])
+def test_a_next_path_with_line_breaks_is_ignored_not_a_crash(client, path):
+    response = client.get(path)
+    assert response.status_code in (200, 303) and "\n" not in response.headers.get("Location", "")
+
+
+def test_guessing_tokens_on_the_product_page_counts_against_the_lockout(api, client):
+    api.create_product()
+    for _ in range(10):
+        client.get("/products/demo", headers={"X-Auth-Token": "guess"})
+    assert "iOS refuses to install" not in client.get("/products/demo", headers={"X-Auth-Token": ADMIN_TOKEN}).get_data(
+        as_text=True)  # locked out: the right token shows nothing more either
+    assert_error(api.call("GET", "/admin/api/products"), 429, "TOO_MANY_REQUESTS")
+
+
+def test_the_pager_keeps_only_the_query_string(client, shop):
+    sign_in(client, ADMIN_TOKEN)
+    for _ in range(25):
+        client.post("/events", json={"type": "click", "release_id": shop["releases"]["windows"]["id"]})
+    page = client.get("/admin/events?endpoint=x&_anchor=y&type=click")
+    assert page.status_code == 200
+    assert 'href="/admin/events?endpoint=x&amp;_anchor=y&amp;type=click&amp;offset=20"' in page.get_data(as_text=True)
+
+
+def test_sessions_end_after_a_week_or_twelve_idle_hours(client):
+    from datetime import timedelta
+
+    from fenfa_lib.models import AdminSession, utcnow
+
+    sign_in(client, ADMIN_TOKEN)
+    assert signed_in(client)
+    AdminSession.update(last_seen_at=utcnow() - timedelta(hours=13)).execute()
+    assert not signed_in(client)
+    sign_in(client, ADMIN_TOKEN)
+    AdminSession.update(created_at=utcnow() - timedelta(days=8)).execute()
+    assert not signed_in(client)
+    assert AdminSession.select().count() == 0

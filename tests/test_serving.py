@@ -278,3 +278,25 @@ def test_version_on_the_command_line_and_in_healthz(data_dir):
     assert (result.returncode, result.stdout.strip()) == (0, f"fenfa {__version__}")
     with live_fenfa(data_dir, **TOKENS) as server:
         assert call(server, "GET", "/healthz")[1]["data"]["version"] == __version__
+
+
+def test_a_made_up_session_cookie_does_not_get_an_upload_body_read(data_dir):
+    with live_fenfa(data_dir, **TOKENS) as server, raw_connection(server) as connection:
+        connection.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 52428800\r\n"
+                           b"Content-Type: multipart/form-data; boundary=x\r\nCookie: session=forged.cookie.value\r\n"
+                           b"X-CSRF-Token: whatever\r\n\r\n")
+        assert answer_of(connection) == (401, {"ok": False, "error": {"code": "UNAUTHORIZED",
+                                                                       "message": "X-Auth-Token header is required"}})
+
+
+def test_a_locked_out_address_is_told_when_to_come_back_before_any_body_is_read(data_dir):
+    with live_fenfa(data_dir, **TOKENS) as server:
+        for _ in range(10):
+            with send_headers(server, "/upload", 1024, token="guess") as connection:
+                answer_of(connection)
+        with send_headers(server, "/upload", 1024, token="guess") as connection:
+            received = b""
+            while chunk := connection.recv(65536):
+                received += chunk
+    head = received.split(b"\r\n\r\n")[0].decode()
+    assert head.startswith("HTTP/1.1 429") and re.search(r"Retry-After: [1-6]\d?\r?$", head, re.M | re.I)

@@ -202,3 +202,18 @@ def test_a_form_with_too_many_parts_is_refused(api, windows_variant, data_dir):
     response = api.call("POST", "/upload", token=UPLOAD_TOKEN, data=form, content_type="multipart/form-data")
     assert_error(response, 413, "PAYLOAD_TOO_LARGE")
     assert_nothing_left(data_dir)
+
+
+def test_a_spool_still_held_by_its_request_survives_any_sweep(data_dir, make_app):
+    from fenfa_lib.release_files import sweep_leftovers
+    from fenfa_lib.web.spool import HashingSpool
+
+    make_app()
+    spool = HashingSpool(data_dir / "tmp", limit=1024)
+    spool.write(b"MZ a long S3 upload still reads this")
+    spool.finish()
+    os.utime(spool.path, (LONG_AGO, LONG_AGO))
+    sweep_leftovers(data_dir, min_age=0)
+    assert os.path.exists(spool.path)
+    spool.discard()
+    assert not os.path.exists(spool.path)

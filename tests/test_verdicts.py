@@ -174,3 +174,26 @@ def test_changelogs_render_a_safe_markdown_subset(api, client):
     assert "<li><strong>Faster</strong> start</li>" in html and "<code>crash</code>" in html
     assert '<a href="https://example.com/notes" rel="nofollow noopener">notes</a>' in html
     assert 'href="javascript' not in html and "<img src=x" not in html and "&lt;img src=x" in html
+
+
+CHROMEOS = "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) Chrome/126.0 Safari/537.36"
+
+
+@pytest.mark.parametrize("user_agent", ["curl/8.0", CHROMEOS])
+def test_a_device_that_cannot_be_told_gets_every_download(client, shop, user_agent):
+    html = page(client, user_agent)
+    assert f'data-release="{shop["releases"]["windows"]["id"]}">Download</a>' in html
+    assert "For another kind of device." not in html
+    assert releases_json(client, user_agent)[shop["releases"]["windows"]["id"]]["installable"] is True
+
+
+def test_a_vision_pro_build_is_not_offered_on_an_iphone():
+    from fenfa_lib.models import Release
+    from fenfa_lib.packages.ipa import _device_family
+    from fenfa_lib.verdict import install_verdict, visitor_from
+
+    families = _device_family({"UIDeviceFamily": [7], "CFBundleSupportedPlatforms": ["XROS"]})
+    assert families == ["vision"]
+    release = Release(metadata={"package_type": "ipa", "device_family": families}, min_os="1.0")
+    verdict = install_verdict(release, "ios", None, visitor_from(IPHONE, "ios"))
+    assert (verdict.installable, verdict.reason) == (False, "vision_only")

@@ -24,8 +24,8 @@ ICON_LIMIT = 8 * MIB
 PROFILE_LIMIT = 1 * MIB
 ICON_HEADER_BYTES = 64
 MAX_ICON_AREA = 1024 * 1024  # root icons are at most 180 px; decrushing a bigger one would cost seconds
-DEVICE_FAMILIES = {1: "iphone", 2: "ipad", 3: "tv", 4: "watch"}
-PLATFORM_FAMILIES = {"AppleTVOS": "tv", "WatchOS": "watch"}
+DEVICE_FAMILIES = {1: "iphone", 2: "ipad", 3: "tv", 4: "watch", 7: "vision"}
+PLATFORM_FAMILIES = {"AppleTVOS": "tv", "WatchOS": "watch", "XROS": "vision"}
 
 
 def parse_ipa(path):
@@ -93,7 +93,7 @@ def _device_family(plist):
              if isinstance(family, (int, str)) and is_ascii_number(str(family), max_digits=3)}
     platforms = plist.get("CFBundleSupportedPlatforms")
     found.update(PLATFORM_FAMILIES.get(platform) for platform in _strings(platforms))
-    if found & {"tv", "watch"}:
+    if found & {"tv", "watch", "vision"}:
         found.discard("iphone")
     return [family for family in DEVICE_FAMILIES.values() if family in found]
 

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import math
 import secrets
+from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, request, session
@@ -12,12 +13,15 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import TooManyRequests
 
 from fenfa_lib.errors import ApiError
-from fenfa_lib.models import AdminSession
+from fenfa_lib.models import AdminSession, utcnow
 from fenfa_lib.web import urls
 from fenfa_lib.web.lockout import Lockout
 
 LOCKOUT = "fenfa.lockout"
 CSRF_HEADER = "X-CSRF-Token"
+SESSION_IDLE = timedelta(hours=12)  # a signed-in browser left alone this long signs in again
+SESSION_LIFETIME = timedelta(days=7)  # and every browser after a week
+SEEN_EVERY = timedelta(minutes=1)  # how often a session's last_seen_at is written
 
 
 def init_lockout(app):
@@ -130,6 +134,7 @@ def start_admin_session(token):
         lockout().fail(request.remote_addr or "")
         return False
     end_admin_session()
+    AdminSession.delete().where(AdminSession.last_seen_at < utcnow() - SESSION_IDLE).execute()
     row = AdminSession.create(id=secrets.token_urlsafe(32), token_fingerprint=token_fingerprint(token))
     session["sid"] = row.id
     session["csrf"] = secrets.token_urlsafe(24)
@@ -154,15 +159,30 @@ def admin_session():
     if row is None or not any(hmac.compare_digest(row.token_fingerprint, token_fingerprint(admin))
                               for admin in admin_tokens):
         return None
+    now = utcnow()
+    if row.created_at < now - SESSION_LIFETIME or row.last_seen_at < now - SESSION_IDLE:
+        row.delete_instance()
+        return None
+    if row.last_seen_at < now - SEEN_EVERY:
+        row.last_seen_at = now
+        row.save(only=[AdminSession.last_seen_at])
     return row
 
 
 def is_admin_request():
-    """An admin token in X-Auth-Token, or a browser signed in with a still-configured admin token."""
+    """An admin token in X-Auth-Token, or a browser signed in with a still-configured admin token. A page
+    that shows admins more must not become a way round the lockout: an unknown token counts against the
+    address here too, and a locked-out address is no admin."""
     token = request.headers.get("X-Auth-Token", "")
-    if token:
-        return token_scope(token) == "admin"
-    return admin_session() is not None
+    if not token:
+        return admin_session() is not None
+    address = request.remote_addr or ""
+    if lockout().wait(address):
+        return False
+    granted = token_scope(token)
+    if granted is None:
+        lockout().fail(address)
+    return granted == "admin"
 
 
 def csrf_token():

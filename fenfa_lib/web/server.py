@@ -1,15 +1,19 @@
 """Running the app under waitress: bodies admitted before they are spooled (on the data disk), waitress's
 own refusals in the JSON envelope, one access-log line per request, and limits that slow clients cannot
 exhaust (files are sent from waitress's I/O loop, not from a worker thread)."""
+import hmac
 import json
 import logging
+import math
 import resource
 import tempfile
 import threading
 import time
 from functools import partial
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 
+from itsdangerous import BadSignature
 from waitress import create_server
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -30,10 +34,11 @@ SPARE_DESCRIPTORS = 64  # files, the database and the listening socket beside on
 class Refusal(Error):
     """A request refused when its headers arrive, before any of its body is read."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, retry_after=None):
         super().__init__(message)
         self.code = code
         self.reason = HTTPStatus(code).phrase
+        self.retry_after = retry_after
 
 
 class Admission:
@@ -43,6 +48,8 @@ class Admission:
     def __init__(self, app):
         self.config = app.config["FENFA"]
         self.lockout = app.extensions[LOCKOUT]
+        self.sessions = app.session_interface.get_signing_serializer(app)
+        self.session_cookie = app.config["SESSION_COOKIE_NAME"]
         self.upload_paths = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("upload.")}
 
     def refusal(self, path, headers, content_length, client):
@@ -51,12 +58,13 @@ class Admission:
         if path in self.upload_paths:
             token = headers.get("X_AUTH_TOKEN", "")
             if not token:
-                if "COOKIE" in headers and headers.get("X_CSRF_TOKEN"):
+                if self.signed_in_browser(headers):
                     return None
                 return Refusal(401, "X-Auth-Token header is required")
             client = self.client_address(headers, client)
-            if self.lockout.wait(client):
-                return Refusal(429, "too many failed sign-ins from this address; try again later")
+            wait = self.lockout.wait(client)
+            if wait:
+                return Refusal(429, "too many failed sign-ins from this address; try again later", math.ceil(wait))
             if scope_of(token, self.config) is None:
                 self.lockout.fail(client)
                 return Refusal(401, "invalid token")
@@ -64,6 +72,18 @@ class Admission:
         if content_length > MAX_SMALL_BODY:
             return Refusal(413, f"request body must be at most {MAX_SMALL_BODY} bytes")
         return None
+
+    def signed_in_browser(self, headers):
+        """Whether the request carries a genuine signed session cookie with a session in it and the CSRF header
+        that session's pages send; the route then checks that the session still exists."""
+        cookies = SimpleCookie()
+        try:
+            cookies.load(headers.get("COOKIE", ""))
+            session = self.sessions.loads(cookies[self.session_cookie].value) if self.sessions else {}
+        except (CookieError, KeyError, BadSignature, ValueError):
+            return False
+        sent, expected = headers.get("X_CSRF_TOKEN", ""), session.get("csrf", "")
+        return bool(session.get("sid") and sent and expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
     def client_address(self, headers, socket_address):
         """The client as the app's ProxyFix will see it: the X-Forwarded-For entry `trusted_proxies` hops
@@ -142,6 +162,8 @@ class EnvelopeErrorTask(ErrorTask):
         body = json.dumps({"ok": False, "error": {"code": error_code(error.code), "message": message}}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/json"))
+        if getattr(error, "retry_after", None):
+            self.response_headers.append(("Retry-After", str(error.retry_after)))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)

@@ -9,6 +9,7 @@ from flask import Request, current_app
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from fenfa_lib.config import MIB, upload_limit_bytes
+from fenfa_lib.data_dir_lock import hold
 from fenfa_lib.web.envelope import upload_limit_message
 
 
@@ -17,6 +18,7 @@ class HashingSpool:
 
     def __init__(self, directory, limit):
         descriptor, self.path = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+        self.claim = hold(self.path)  # until discard(): the sweeps leave a spool alone while it is held
         self.file = os.fdopen(descriptor, "w+b")
         self.digest = hashlib.sha256()
         self.size = 0
@@ -43,6 +45,7 @@ class HashingSpool:
 
     def discard(self):
         self.file.close()
+        os.close(self.claim)
         if os.path.exists(self.path):
             os.unlink(self.path)
 

@@ -21,7 +21,8 @@ def check_csrf():
 def local_target(default):
     """The `next` path a sign-in returns to: only a path of this site's admin panel."""
     target = request.values.get("next", "")
-    return target if target.startswith("/admin/") and not target.startswith("//") else default
+    local = target.startswith("/admin/") and not target.startswith("//") and target.isprintable()
+    return target if local else default
 
 
 @bp.get("")

@@ -1,5 +1,7 @@
 """What every admin page shares: the signed-in check, the language (a cookie the switch sets, else
 Accept-Language) and the template context (texts, CSRF token, navigation)."""
+from urllib.parse import urlencode
+
 from flask import redirect, render_template, request, url_for
 
 from fenfa_lib.web import urls
@@ -23,13 +25,19 @@ def admin_language():
     return chosen if chosen in LANGUAGES else request.accept_languages.best_match(LANGUAGES, default="en")
 
 
+def page_link(offset):
+    """This page's path with its query string, at another `offset`."""
+    return f"{request.path}?{urlencode({**request.args.to_dict(), 'offset': offset})}"
+
+
 def render_admin(template, status=200, **context):
     lang = admin_language()
     signed_in = admin_session() is not None
     # The API's warnings are English sentences; the texts translate the ones they know.
     warnings = [TEXTS[lang].get(warning, warning) for warning in urls.admin_warnings(signed_in)]
     body = render_template(template, lang=lang, t=translator(lang, TEXTS), csrf=csrf_token(),
-                           navigation=NAVIGATION, signed_in=signed_in, warnings=warnings, **context)
+                           navigation=NAVIGATION, signed_in=signed_in, warnings=warnings, page_link=page_link,
+                           **context)
     return body, status, {"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"}
 
 
