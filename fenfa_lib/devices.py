@@ -9,11 +9,16 @@ log = logging.getLogger("fenfa")
 MAX_APPLE_NAME_LENGTH = 50  # Apple refuses longer device names
 
 
+def not_configured(missing):
+    """What to tell an admin while credential settings are `missing`."""
+    return f"the Apple Developer API is not configured: set {', '.join(missing)} in the settings"
+
+
 def apple_client(settings, api_url):
     """The App Store Connect client for the saved credentials; 400 naming the settings still missing."""
     missing = missing_settings(settings)
     if missing:
-        raise ApiError(400, f"the Apple Developer API is not configured: set {', '.join(missing)} in the settings")
+        raise ApiError(400, not_configured(missing))
     credentials = Credentials(settings.apple_key_id, settings.apple_issuer_id, settings.apple_private_key)
     return AppStoreConnect(api_url, credentials)
 

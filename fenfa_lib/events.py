@@ -1,5 +1,6 @@
 """Analytics events: the append-only rows that record visits, clicks, downloads and uploads."""
 import logging
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from peewee import OperationalError
@@ -36,28 +37,28 @@ def is_busy(error):
     return "locked" in str(error) or "busy" in str(error)
 
 
-def record_if_idle(event_type, client, **target):
-    """Record an event that must not hold up the answer it describes (a page visit, a download): when another
-    writer holds the database this long, the event is left out and logged instead."""
+@contextmanager
+def unless_busy(what):
+    """Run a write that must not hold up the answer it describes (a page visit, a download count) in a
+    transaction; when another writer holds the database past the busy timeout, it is left out and logged."""
     try:
         with db.atomic():
-            return record_event(event_type, client, **target)
+            yield
     except OperationalError as exc:
         if not is_busy(exc):
             raise
-        log.warning("%s not recorded: the database is busy (%s)", event_type, exc)
-        return None
+        log.warning("%s left out: the database is busy (%s)", what, exc)
+
+
+def record_if_idle(event_type, client, **target):
+    """Record an event unless the database is busy (see unless_busy)."""
+    with unless_busy(f"{event_type} event"):
+        record_event(event_type, client, **target)
 
 
 def count_download(release, client):
     """Add one to the release's download count and record the download event, together or not at all. A
     database another writer holds too long costs the count (logged), never the tester's download."""
-    try:
-        with db.atomic():
-            Release.update(download_count=Release.download_count + 1).where(Release.id == release.id).execute()
-            record_event("download", client, release.variant.product_id, release.variant_id, release.id)
-    except OperationalError as exc:
-        if not is_busy(exc):
-            raise
-        log.warning("download of %s not counted: the database is busy (%s)", release.id, exc)
-
+    with unless_busy(f"download of {release.id}"):
+        Release.update(download_count=Release.download_count + 1).where(Release.id == release.id).execute()
+        record_event("download", client, release.variant.product_id, release.variant_id, release.id)

@@ -1,4 +1,4 @@
-"""The corpus of real app packages the repo carries (tests/samples, copied from ../shared/samples), its
+"""The corpus of real app packages the repo carries in tests/samples (with SOURCES.md), its
 expected metadata, and icon checks."""
 import json
 import os

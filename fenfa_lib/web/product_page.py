@@ -106,7 +106,7 @@ def visitor_notices(page):
     user_agent = request.user_agent.string or ""
     if any(marker in user_agent for marker in IN_APP_BROWSERS):
         notices.append("in_app_browser")
-    if page.platform == "ios" and not urls.base_url().startswith("https://"):
+    if page.platform == "ios" and urls.https_warnings():
         notices.append("needs_https")
     return notices
 

@@ -3,7 +3,7 @@ from flask import Blueprint, current_app
 
 from fenfa_lib import current
 from fenfa_lib.apple import AppleError, missing_settings
-from fenfa_lib.devices import apple_client, register_many, register_with_apple, registration_result
+from fenfa_lib.devices import apple_client, not_configured, register_many, register_with_apple, registration_result
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import IOSDevice
 from fenfa_lib.web import validate
@@ -29,7 +29,7 @@ def status():
     missing = missing_settings(current.settings())
     if missing:
         return ok({"configured": False, "connected": False,
-                   "message": f"the Apple Developer API is not configured: set {', '.join(missing)} in the settings"})
+                   "message": not_configured(missing)})
     try:
         client().check()
     except AppleError as exc:
