@@ -21,6 +21,7 @@ from fenfa_lib.config import (
     server_secret,
     upload_limit_bytes,
 )
+from fenfa_lib.current import init_caches
 from fenfa_lib.data_dir_lock import claim
 from fenfa_lib.logs import configure_logging
 from fenfa_lib.models import db, open_database
@@ -66,6 +67,7 @@ def create_app(config=None):
         hops = settings["trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     init_budgets(app)
+    init_caches(app)
     init_lockout(app)
     for blueprint in PAGE_BLUEPRINTS + API_BLUEPRINTS:
         app.register_blueprint(blueprint)

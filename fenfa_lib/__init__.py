@@ -5,8 +5,8 @@
   handlers, auth, request checks, the spooling request, waitress glue, URLs, JSON shapes, the product page's
   view model, texts and the anonymous-write budget.
 - the core, here: `models` and the services that change them (`catalog`, `uploads`, `events`, `udid`,
-  `release_files`), `errors` (the ApiError services raise), `current`, `ids`; `config` and `text` are leaves
-  any layer may use.
+  `release_files`), `errors` (the ApiError services raise), `revision` (caches the catalog revision keeps
+  correct), `current`, `ids`; `config` and `text` are leaves any layer may use.
 - `packages/`: the parsers, `parse_package(path, name) -> AppInfo`, knowing nothing of Flask or the database.
 - `storage`: local disk and S3 behind one interface, knowing nothing of requests.
 """

@@ -146,6 +146,15 @@ def published_product(slug):
     return Product.get_or_none((Product.slug == slug) & Product.published)
 
 
+def download_counts(release_ids):
+    """{release id: its download count}, read now. Plain SQL: it runs on every request for a cached page's
+    JSON, where building the query took most of the request's time."""
+    if not release_ids:
+        return {}
+    marks = ", ".join("?" * len(release_ids))
+    return dict(db.execute_sql(f'SELECT "id", "download_count" FROM "release" WHERE "id" IN ({marks})', release_ids))
+
+
 def published_variant(variant_id, platform=None):
     """The published variant (of `platform`, when given) of a published product, its product joined; or None."""
     condition = (Variant.id == variant_id) & Variant.published & Product.published

@@ -11,14 +11,17 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
-    SqliteDatabase,
     TextField,
 )
 from playhouse.migrate import SqliteMigrator, migrate
+from playhouse.pool import PooledSqliteDatabase
 
 from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS, ConfigError
 
-db = SqliteDatabase(None)
+IDLE_CONNECTION_SECONDS = 300
+# Pooled: a request borrows an open connection instead of opening the file and setting its pragmas again (a
+# third of what a small request cost). No cap: waitress's threads bound how many are in use at once.
+db = PooledSqliteDatabase(None, max_connections=None, stale_timeout=IDLE_CONNECTION_SECONDS)
 
 
 def utcnow():
@@ -205,15 +208,18 @@ SCHEMA_1_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, De
                    Settings]
 
 
-SCHEMA_VERSION = 3  # PRAGMA user_version of a database this code made or upgraded
+SCHEMA_VERSION = 4  # PRAGMA user_version of a database this code made or upgraded
 BUSY_TIMEOUT_MS = 5000  # how long a write waits for another writer before the request answers 503
 
 
 def open_database(path):
     """Bind the models to the SQLite file at `path`, creating or upgrading its schema."""
+    if db.database:
+        db.close_all()  # connections to the database bound before: tests build many apps in one process
     db.init(
         str(path),
         pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS},
+        check_same_thread=False,  # a pooled connection serves whichever thread borrows it, one at a time
     )
     with db.connection_context():
         upgrade_schema()
@@ -268,5 +274,27 @@ def migrate_to_3():
         db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "event" ({", ".join(columns)})')
 
 
+# What tester pages are built from. Download counts are left out: every download changes them and no page
+# shows them (the JSON reads them fresh).
+REVISED_TABLES = ("product", "variant", "release", "provisioningprofile", "settings")
+UNREVISED_COLUMNS = {"release": {"download_count"}}
+
+
+def migrate_to_4():
+    """Schema 4: the catalog revision, a counter the database bumps itself (by triggers, so no write path can
+    forget it) on every change to what pages are built from; caches in any process on this database compare
+    it to the revision they were filled at."""
+    db.execute_sql('CREATE TABLE IF NOT EXISTS "catalogrevision" '
+                   '("id" INTEGER NOT NULL PRIMARY KEY CHECK ("id" = 1), "value" INTEGER NOT NULL)')
+    db.execute_sql('INSERT OR IGNORE INTO "catalogrevision" VALUES (1, 0)')
+    for table in REVISED_TABLES:
+        skipped = UNREVISED_COLUMNS.get(table, ())
+        columns = ", ".join(f'"{column.name}"' for column in db.get_columns(table) if column.name not in skipped)
+        events = {"insert": "INSERT", "update": f"UPDATE OF {columns}", "delete": "DELETE"}
+        for name, event in events.items():
+            db.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{table}_{name}_revision" AFTER {event} ON "{table}" '
+                           'BEGIN UPDATE "catalogrevision" SET "value" = "value" + 1; END')
+
+
 # schema version -> the function that brings the one before it there
-MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2, 3: migrate_to_3}
+MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2, 3: migrate_to_3, 4: migrate_to_4}

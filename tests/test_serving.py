@@ -7,6 +7,7 @@ import stat
 import subprocess
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
@@ -181,6 +182,16 @@ def test_every_request_gets_one_access_log_line(data_dir):
     assert not [line for line in lines if "probe=1" in line]  # no query strings: they may carry tokens
     assert any(" GET /admin/api/products 401 " in line for line in lines)
     assert any(" POST /upload 401 " in line for line in lines)
+
+
+def test_waitress_says_its_task_queue_is_deep_once_a_minute_not_for_every_request(data_dir):
+    with live_fenfa(data_dir, threads=1, **TOKENS) as server:
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(lambda _: call(server, "GET", "/healthz")[0], range(64)))
+        time.sleep(0.2)
+        depth_lines = [line for line in server.log().splitlines() if "Task queue depth" in line]
+    assert statuses == [200] * 64
+    assert len(depth_lines) == 1
 
 
 def test_json_logs_carry_the_access_fields_and_the_upload(data_dir, tmp_path):

@@ -4,10 +4,13 @@ HTML page adds the device registration a return token proves. Also the itms-serv
 that iOS install links point at."""
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from flask import current_app, request
 
-from fenfa_lib.models import NEWEST_FIRST, Product, ProvisioningProfile, Release, Variant
+from fenfa_lib import current
+from fenfa_lib.catalog import published_product
+from fenfa_lib.models import NEWEST_FIRST, Product, ProvisioningProfile, Release, Variant, utcnow
 from fenfa_lib.text import is_ascii_number, without_control_characters
 from fenfa_lib.udid import DEVICE_BOUND_KINDS, token_device, token_registration
 from fenfa_lib.verdict import Verdict, Visitor, install_verdict, visitor_from
@@ -72,6 +75,7 @@ class ProductPage:
     icon_release: Release | None
     visitor: Visitor | None = None
     channel: str | None = None
+    valid_until: datetime | None = None  # when a profile on the page expires, turning its verdicts
 
     @property
     def own_cards(self):
@@ -83,28 +87,55 @@ class ProductPage:
         return [card for card in self.cards if card not in self.own_cards]
 
 
-def visitor_page(product):
-    """The product page as this visitor sees it: their platform's cards first, each offering the newest release
-    their device can install (or the release `?r=` names), the `?channel=` asked for, and for iOS the device a
-    return token proves."""
+def page_request():
+    """(visitor, the `?r=` release, the `?channel=`): what of a request its product page depends on."""
     user_agent = request.user_agent.string
-    token = request.args.get("udid_token")
-
-    def device_for(variant_id):
-        device = token_device(current_app.secret_key, token, variant_id) if token else None
-        return device.udid if device else None
-
-    visitor = visitor_from(user_agent, detect_platform(user_agent))
     channel = request.args.get("channel", "").strip() or None
-    return build_page(product, visitor, request.args.get("r"), channel, device_for)
+    return visitor_from(user_agent, detect_platform(user_agent)), request.args.get("r"), channel
+
+
+def visitor_page(slug):
+    """The product page at `slug` as this visitor sees it, or None when no published product is there: their
+    platform's cards first, each offering the newest release their device can install (or the release `?r=`
+    names), the `?channel=` asked for, and for iOS the device a return token proves. Pages are built once per
+    catalog revision, visitor, release and channel; a page with a return token is this visitor's alone."""
+    visitor, selected_release_id, channel = page_request()
+    token = request.args.get("udid_token")
+    if token:
+        product = published_product(slug)
+        if product is None:
+            return None
+
+        def device_for(variant_id):
+            device = token_device(current_app.secret_key, token, variant_id)
+            return device.udid if device else None
+
+        return build_page(product, visitor, selected_release_id, channel, device_for)
+    key = (slug, visitor, selected_release_id, channel)
+    revision = current.revision()
+    pages = current.cache("pages")
+    page = pages.get(key, revision)
+    if page is None:
+        product = published_product(slug)
+        if product is None:
+            return None
+        page = build_page(product, visitor, selected_release_id, channel)
+        pages.put(key, revision, page, page.valid_until)
+    return page
+
+
+def in_app_browser():
+    """Whether the page is open in an app's own browser (WeChat, QQ, DingTalk, Feishu/Lark), which blocks
+    installs."""
+    user_agent = request.user_agent.string or ""
+    return any(marker in user_agent for marker in IN_APP_BROWSERS)
 
 
 def visitor_notices(page):
     """Text keys of what the visitor must know before any button works: an iPhone on plain http, an in-app
-    browser (WeChat, QQ, DingTalk, Feishu/Lark) that blocks installs."""
+    browser that blocks installs."""
     notices = []
-    user_agent = request.user_agent.string or ""
-    if any(marker in user_agent for marker in IN_APP_BROWSERS):
+    if in_app_browser():
         notices.append("in_app_browser")
     if page.platform == "ios" and urls.https_warnings():
         notices.append("needs_https")
@@ -159,7 +190,10 @@ def build_page(product, visitor, selected_release_id=None, channel=None, device_
     if recommended:
         recommended.recommended = True
     icon_release = next((release for release in releases if release.icon_key), None)
-    return ProductPage(product, visitor.platform, cards, icon_release, visitor, channel)
+    now = utcnow()
+    valid_until = min((profile.expires_at for profile in profiles.values()
+                       if profile.expires_at and profile.expires_at > now), default=None)
+    return ProductPage(product, visitor.platform, cards, icon_release, visitor, channel, valid_until)
 
 
 def offer(variant, releases, verdicts, selected_release_id):
@@ -229,8 +263,9 @@ def min_os_label(platform, min_os):
     return f"{name} {min_os}"
 
 
-def page_dict(page):
-    """The JSON form of a product page: public fields only, never profiles or device UDIDs."""
+def page_dict(page, download_counts):
+    """The JSON form of a product page: public fields only, never profiles or device UDIDs. The releases'
+    `download_counts` are read apart from the page, which is cached while they change with every download."""
     product = page.product
     icon = page.icon_release
     return {
@@ -244,6 +279,7 @@ def page_dict(page):
                 "releases": [
                     {
                         **release_dict(release),
+                        "download_count": download_counts.get(release.id, release.download_count),
                         "installable": card.verdicts[release.id].installable,
                         "reason": card.verdicts[release.id].reason,
                         "urls": urls.release_links(release, card.variant, product.slug),

@@ -6,6 +6,7 @@ import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from markupsafe import Markup
 
+from fenfa_lib import current
 from fenfa_lib.catalog import published_product
 from fenfa_lib.events import record_if_idle
 from fenfa_lib.web import urls
@@ -18,7 +19,9 @@ from fenfa_lib.web.product_page import (
     PLATFORM_NAMES,
     add_registrations,
     human_size,
+    in_app_browser,
     min_os_label,
+    page_request,
     visitor_notices,
     visitor_page,
 )
@@ -49,13 +52,6 @@ def landing():
     return render_page("landing.html")
 
 
-def product_or_404(slug):
-    product = published_product(slug)
-    if product is None:
-        abort(404, description="There is no app at this address.")
-    return product
-
-
 @lru_cache(maxsize=512)
 def qr_svgs(url):
     """(inline SVG for the page, SVG file) of the QR code of `url`: a pure function of the URL, and half of what
@@ -66,34 +62,59 @@ def qr_svgs(url):
     return code.svg_inline(scale=4, border=2, light="#fff", omitsize=True), svg.getvalue()
 
 
-def count_visit(product):
+def count_visit(product_id):
     """Record a visit to the product's page. HEAD requests, and clients over their anonymous write
     budget, are not counted (the page is still served to them)."""
     if request.method == "GET" and not anonymous_write_wait("visits"):
-        record_if_idle("visit", request_client(), product_id=product.id)
+        record_if_idle("visit", request_client(), product_id=product_id)
 
 
 @bp.get("/products/<slug>")
 def show_product(slug):
-    product = product_or_404(slug)
-    page = visitor_page(product)
+    product_id, html = product_page_html(slug)
+    count_visit(product_id)
+    response = Response(html, mimetype="text/html")
+    response.vary.update(["Accept-Language", "User-Agent", "X-Auth-Token", "Cookie"])
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+def product_page_html(slug):
+    """(product id, HTML) of the page at `slug` for this visitor; 404 when no published product is there. The
+    HTML is rendered once per catalog revision and everything it depends on, except with a return token."""
+    if request.args.get("udid_token"):
+        return render_product_page(slug)[:2]
+    key = (slug, *page_request(), in_app_browser(), language(), urls.base_url(), is_admin_request())
+    revision = current.revision()
+    html_pages = current.cache("html_pages")
+    cached = html_pages.get(key, revision)
+    if cached is None:
+        product_id, html, valid_until = render_product_page(slug)
+        cached = product_id, html
+        html_pages.put(key, revision, cached, valid_until)
+    return cached
+
+
+def render_product_page(slug):
+    """(product id, HTML, when its verdicts expire) of the page at `slug` for this visitor."""
+    page = visitor_page(slug)
+    if page is None:
+        abort(404, description="There is no app at this address.")
     token = request.args.get("udid_token")
     if token:
         add_registrations(page, current_app.secret_key, token)
-    count_visit(product)
-    qr_svg = Markup(qr_svgs(urls.page_url(slug))[0])
-    warnings = urls.admin_warnings(is_admin_request())
+    lang = language()
+    page_url = urls.page_url(slug)
     icon_url = urls.icon_url(page.icon_release.id) if page.icon_release else None
-    response = render_page("product.html", page=page, qr_svg=qr_svg, warnings=warnings,
-                           notices=visitor_notices(page), page_url=urls.page_url(slug), icon_url=icon_url,
-                           **PAGE_HELPERS)
-    response.headers["Cache-Control"] = "no-cache"
-    response.vary.update(["User-Agent", "X-Auth-Token", "Cookie"])
-    return response
+    html = render_template("product.html", page=page, qr_svg=Markup(qr_svgs(page_url)[0]), page_url=page_url,
+                           warnings=urls.admin_warnings(is_admin_request()), notices=visitor_notices(page),
+                           icon_url=icon_url, lang=lang, t=translator(lang), **PAGE_HELPERS)
+    return page.product.id, html, page.valid_until
 
 
 @bp.get("/products/<slug>/qrcode.svg")
 def product_qrcode(slug):
-    product_or_404(slug)
+    if published_product(slug) is None:
+        abort(404, description="There is no app at this address.")
     return Response(qr_svgs(urls.page_url(slug))[1], mimetype="image/svg+xml",
                      headers={"Cache-Control": "public, max-age=300"})

@@ -9,7 +9,7 @@ from contextlib import closing
 
 from flask import Blueprint, Response, send_file
 
-from fenfa_lib.catalog import published_product, published_release, published_variant
+from fenfa_lib.catalog import download_counts, published_release, published_variant
 from fenfa_lib.config import MIB
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import record_event
@@ -33,10 +33,11 @@ ICON_MAX_AGE = 24 * 3600
 
 @bp.get("/api/products/<slug>")
 def product_json(slug):
-    product = published_product(slug)
-    if product is None:
+    page = visitor_page(slug)
+    if page is None:
         raise ApiError(404, f"product {slug} not found")
-    return ok(page_dict(visitor_page(product)))
+    release_ids = [release.id for card in page.cards for release in card.releases]
+    return ok(page_dict(page, download_counts(release_ids)))
 
 
 @bp.get("/ios/<release_id>/manifest.plist")

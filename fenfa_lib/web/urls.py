@@ -2,7 +2,7 @@
 configured one, else the host the request came to."""
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from fenfa_lib import current
 
@@ -10,9 +10,11 @@ HTTPS_WARNING = "primary domain is not https://: iOS refuses to install over the
 
 
 def base_url():
-    """Admin-saved primary domain, else the configured one, else scheme://host of the request."""
-    saved = current.settings().primary_domain
-    return (saved or current_app.config["FENFA"]["primary_domain"] or request.host_url).rstrip("/")
+    """Admin-saved primary domain, else the configured one, else scheme://host of the request; once a request."""
+    if "base_url" not in g:
+        saved = current.settings().primary_domain
+        g.base_url = (saved or current_app.config["FENFA"]["primary_domain"] or request.host_url).rstrip("/")
+    return g.base_url
 
 
 def page_url(slug, release_id=None):
