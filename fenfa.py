@@ -24,8 +24,9 @@ from fenfa_lib.config import (
 from fenfa_lib.current import init_caches
 from fenfa_lib.data_dir_lock import claim
 from fenfa_lib.logs import configure_logging
-from fenfa_lib.models import db, open_database
+from fenfa_lib.models import db
 from fenfa_lib.release_files import LEFTOVER_MIN_AGE, sweep_leftovers
+from fenfa_lib.schema import open_database
 from fenfa_lib.web import downloads, health, openapi, public, public_api, udid, upload
 from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, panel, records, settings
 from fenfa_lib.web.auth import SessionInterface, init_lockout

@@ -4,9 +4,10 @@
   `downloads`, `upload`, `udid`, `health`, and `web/admin/` for the admin side), the envelope and its error
   handlers, auth, request checks, the spooling request, waitress glue, URLs, JSON shapes, the product page's
   view model, texts and the anonymous-write budget.
-- the core, here: `models` and the services that change them (`catalog`, `uploads`, `events`, `udid`,
-  `release_files`), `errors` (the ApiError services raise), `revision` (caches the catalog revision keeps
-  correct), `current`, `ids`; `config` and `text` are leaves any layer may use.
+- the core, here: `models` (and `schema`, their database file and its migrations) and the services that
+  change them (`catalog`, `uploads`, `events`, `udid`, `release_files`), `errors` (the ApiError services
+  raise), `revision` (caches the catalog revision keeps correct), `current`, `ids`; `config` and `text` are
+  leaves any layer may use.
 - `packages/`: the parsers, `parse_package(path, name) -> AppInfo`, knowing nothing of Flask or the database.
 - `storage`: local disk and S3 behind one interface, knowing nothing of requests.
 """

@@ -3,13 +3,14 @@ import re
 import secrets
 import unicodedata
 
-PREFIXES = {"product": "prd_", "variant": "var_", "release": "rel_", "device": "dev_"}
+PREFIXES = {"product": "prd_", "variant": "var_", "release": "rel_", "device": "dev_", "webhook": "whk_",
+            "delivery": "dlv_"}
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG_LENGTH = 64
 
 
 def new_id(kind):
-    """`prd_` / `var_` / `rel_` / `dev_` followed by 16 lowercase hex characters."""
+    """The kind's prefix (`prd_`, `var_`, `rel_`, `dev_`, `whk_`, `dlv_`) and 16 lowercase hex characters."""
     return PREFIXES[kind] + secrets.token_hex(8)
 
 

@@ -1,4 +1,4 @@
-"""Peewee models on one SQLite database, bound by the app factory (`open_database`)."""
+"""Peewee models on one SQLite database, bound by the app factory (`schema.open_database`)."""
 import json
 from datetime import UTC, datetime
 
@@ -13,10 +13,9 @@ from peewee import (
     Model,
     TextField,
 )
-from playhouse.migrate import SqliteMigrator, migrate
 from playhouse.pool import PooledSqliteDatabase
 
-from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS, ConfigError
+from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS
 
 IDLE_CONNECTION_SECONDS = 300
 # Pooled: a request borrows an open connection instead of opening the file and setting its pragmas again (a
@@ -74,6 +73,7 @@ class Variant(BaseModel):
     min_os = CharField(default="")
     sort_order = IntegerField(default=0)
     published = BooleanField(default=True)
+    keep_releases = IntegerField(null=True)  # unpinned releases kept after an upload; None keeps them all
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -99,6 +99,11 @@ class Release(BaseModel):
     icon_key = CharField(null=True)
     metadata = JSONField(default=dict)
     download_count = IntegerField(default=0)
+    pinned = BooleanField(default=False)  # kept whatever the variant's keep_releases says
+    branch = CharField(default="")  # the CI fields: where the build came from
+    git_commit = CharField(default="")
+    ci_url = CharField(default="")
+    source = CharField(default="")
     created_at = DateTimeField(default=utcnow, index=True)
 
 
@@ -186,6 +191,7 @@ class Settings(BaseModel):
     apple_issuer_id = CharField(default="")
     apple_private_key = TextField(default="")
     apple_team_id = CharField(default="")
+    events_retention_days = IntegerField(null=True)  # None keeps events forever
     updated_at = DateTimeField(default=utcnow)
 
     @classmethod
@@ -204,97 +210,36 @@ class AdminSession(BaseModel):
     last_seen_at = DateTimeField(default=utcnow)
 
 
-SCHEMA_1_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, DeviceBinding, UDIDNonce, Event,
-                   Settings]
+class Webhook(BaseModel):
+    """A URL told of the `events` of one product (or of every product, `product_id` None), in the message
+    format of its `kind`."""
+
+    id = CharField(primary_key=True)
+    url = TextField()
+    kind = CharField(default="generic")
+    events = JSONField(default=list)
+    product_id = CharField(null=True)
+    secret = CharField(default="")
+    enabled = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
 
 
-SCHEMA_VERSION = 4  # PRAGMA user_version of a database this code made or upgraded
-BUSY_TIMEOUT_MS = 5000  # how long a write waits for another writer before the request answers 503
+class WebhookDelivery(BaseModel):
+    """One message to one webhook: written in the transaction of the change it reports (the outbox), then sent
+    by the delivery worker; `state` is pending until a 2xx (done) or the last retry (failed)."""
 
+    id = CharField(primary_key=True)
+    webhook = ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
+    event = CharField()
+    payload = JSONField(default=dict)
+    state = CharField(default="pending")
+    attempt = IntegerField(default=0)
+    status_code = IntegerField(null=True)
+    ok = BooleanField(null=True)
+    error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    next_attempt_at = DateTimeField(null=True)
 
-def open_database(path):
-    """Bind the models to the SQLite file at `path`, creating or upgrading its schema."""
-    if db.database:
-        db.close_all()  # connections to the database bound before: tests build many apps in one process
-    db.init(
-        str(path),
-        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS},
-        check_same_thread=False,  # a pooled connection serves whichever thread borrows it, one at a time
-    )
-    with db.connection_context():
-        upgrade_schema()
-        Settings.get_or_create(id=1)
-    return db
-
-
-def upgrade_schema():
-    """Apply the forward migrations a database lacks, in order, each in a transaction of its own; refuse a
-    database made by a newer Fenfa, whose tables this code would misread."""
-    for target in range(1, SCHEMA_VERSION + 1):
-        with db.atomic("IMMEDIATE"):  # a second process starting at once waits, then sees the new version
-            version = db.pragma("user_version")
-            if version > SCHEMA_VERSION:
-                raise ConfigError(f"the database {db.database} has schema version {version}, newer than this "
-                                  f"Fenfa's {SCHEMA_VERSION}: run a newer Fenfa, or restore a backup")
-            if version < target:
-                MIGRATIONS[target]()
-                db.pragma("user_version", target)
-
-
-def migrate_to_1():
-    """Schema 1, the first with a version: create the tables, and give a database made before versions the
-    columns added since it was made (with their defaults). A column added in a later schema is added here
-    too, so a later migration adds its columns only where they are missing."""
-    migrator = SqliteMigrator(db)
-    for model in SCHEMA_1_MODELS:
-        if not db.table_exists(model._meta.table_name):
-            continue
-        existing = {column.name for column in db.get_columns(model._meta.table_name)}
-        missing = [field for field in model._meta.sorted_fields if field.column_name not in existing]
-        if missing:
-            migrate(*(migrator.add_column(model._meta.table_name, field.column_name, field) for field in missing))
-    db.create_tables(SCHEMA_1_MODELS, safe=True)
-
-
-def migrate_to_2():
-    """Schema 2: admin browser sessions live on the server."""
-    db.execute_sql(
-        'CREATE TABLE IF NOT EXISTS "adminsession" ("id" VARCHAR(255) NOT NULL PRIMARY KEY, '
-        '"token_fingerprint" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "last_seen_at" DATETIME NOT NULL)')
-
-
-STATS_INDEXES = {"event_variant_type_ts": ("variant_id", "type", "ts"),
-                 "event_product_type_variant": ("product_id", "type", "variant_id")}
-
-
-def migrate_to_3():
-    """Schema 3: the indexes a variant's statistics read (its own events by type and day; its product's page
-    visits), so they need not walk every event of the product."""
-    for name, columns in STATS_INDEXES.items():
-        db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON "event" ({", ".join(columns)})')
-
-
-# What tester pages are built from. Download counts are left out: every download changes them and no page
-# shows them (the JSON reads them fresh).
-REVISED_TABLES = ("product", "variant", "release", "provisioningprofile", "settings")
-UNREVISED_COLUMNS = {"release": {"download_count"}}
-
-
-def migrate_to_4():
-    """Schema 4: the catalog revision, a counter the database bumps itself (by triggers, so no write path can
-    forget it) on every change to what pages are built from; caches in any process on this database compare
-    it to the revision they were filled at."""
-    db.execute_sql('CREATE TABLE IF NOT EXISTS "catalogrevision" '
-                   '("id" INTEGER NOT NULL PRIMARY KEY CHECK ("id" = 1), "value" INTEGER NOT NULL)')
-    db.execute_sql('INSERT OR IGNORE INTO "catalogrevision" VALUES (1, 0)')
-    for table in REVISED_TABLES:
-        skipped = UNREVISED_COLUMNS.get(table, ())
-        columns = ", ".join(f'"{column.name}"' for column in db.get_columns(table) if column.name not in skipped)
-        events = {"insert": "INSERT", "update": f"UPDATE OF {columns}", "delete": "DELETE"}
-        for name, event in events.items():
-            db.execute_sql(f'CREATE TRIGGER IF NOT EXISTS "{table}_{name}_revision" AFTER {event} ON "{table}" '
-                           'BEGIN UPDATE "catalogrevision" SET "value" = "value" + 1; END')
-
-
-# schema version -> the function that brings the one before it there
-MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2, 3: migrate_to_3, 4: migrate_to_4}
+    class Meta:
+        indexes = ((("state", "next_attempt_at"), False),)

@@ -1,6 +1,6 @@
 """Caches of what pages are built from, kept correct by the catalog revision: a counter the database bumps on
 every write to products, variants, releases (not their download counts), provisioning profiles and settings
-(see `models.migrate_to_4`). A cache filled at one revision is emptied when a request sees another, so a
+(see `schema.migrate_to_4`). A cache filled at one revision is emptied when a request sees another, so a
 write through any path, in this process or another one on the same database, is seen by the next request."""
 import threading
 from collections import OrderedDict

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 from peewee import OperationalError
 
-from fenfa_lib import models
+from fenfa_lib import schema
 from fenfa_lib.models import Event, Product, Release
 from fenfa_lib.storage import LocalStorage, StorageError
 from fenfa_lib.web.spool import HashingSpool
@@ -20,7 +20,7 @@ EXE = b"MZ" + b"\0" * 4096
 @pytest.fixture
 def busy_app(make_app, monkeypatch):
     """An app whose writes give up on a held write lock after 0.2 s instead of 5 s, with a release."""
-    monkeypatch.setattr(models, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(schema, "BUSY_TIMEOUT_MS", 200)
     app = make_app()
     api = Api(app.test_client(), ADMIN_TOKEN)
     variant = api.create_variant(api.create_product()["id"], platform="windows")

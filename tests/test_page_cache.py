@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from fenfa_lib.models import REVISED_TABLES, UNREVISED_COLUMNS, utcnow
+from fenfa_lib.models import utcnow
+from fenfa_lib.schema import REVISED_TABLES, UNREVISED_COLUMNS
 
 from helpers import ADMIN_TOKEN
 from iphone import register

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from fenfa import create_app
-from fenfa_lib import models
+from fenfa_lib import schema
 from fenfa_lib.config import ConfigError
-from fenfa_lib.models import SCHEMA_VERSION
+from fenfa_lib.schema import SCHEMA_VERSION
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
 
@@ -66,10 +66,10 @@ def test_a_failing_migration_leaves_the_database_as_it_was(data_dir, monkeypatch
     shutil.copy(FIXTURE, data_dir / "fenfa.db")
 
     def half_done():
-        models.db.execute_sql("ALTER TABLE product ADD COLUMN half_done TEXT")
+        schema.db.execute_sql("ALTER TABLE product ADD COLUMN half_done TEXT")
         raise RuntimeError("the migration broke")
 
-    monkeypatch.setitem(models.MIGRATIONS, 1, half_done)
+    monkeypatch.setitem(schema.MIGRATIONS, 1, half_done)
     with pytest.raises(RuntimeError, match="broke"):
         open_app(data_dir)
     with sqlite3.connect(data_dir / "fenfa.db") as connection:
@@ -87,5 +87,5 @@ def test_the_upgrade_adds_the_indexes_variant_statistics_read(data_dir):
         plan = " ".join(row[3] for row in connection.execute(
             "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM event WHERE product_id = ? AND type = 'visit' AND variant_id = ''",
             ("prd_x",)))
-    assert set(models.STATS_INDEXES) <= names
+    assert set(schema.STATS_INDEXES) <= names
     assert "COVERING INDEX event_product_type_variant" in plan
