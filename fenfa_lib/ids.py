@@ -4,13 +4,13 @@ import secrets
 import unicodedata
 
 PREFIXES = {"product": "prd_", "variant": "var_", "release": "rel_", "device": "dev_", "webhook": "whk_",
-            "delivery": "dlv_"}
+            "delivery": "dlv_", "link": "lnk_", "token": "tok_"}
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG_LENGTH = 64
 
 
 def new_id(kind):
-    """The kind's prefix (`prd_`, `var_`, `rel_`, `dev_`, `whk_`, `dlv_`) and 16 lowercase hex characters."""
+    """The prefix of `kind` (see PREFIXES) and 16 lowercase hex characters."""
     return PREFIXES[kind] + secrets.token_hex(8)
 
 

@@ -58,6 +58,8 @@ class Product(BaseModel):
     slug = CharField(unique=True)
     description = TextField(default="")
     published = BooleanField(default=True)
+    access = CharField(default="public")  # public, password or private
+    password_hash = CharField(default="")  # of the `password` access needs; never returned
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -243,3 +245,41 @@ class WebhookDelivery(BaseModel):
 
     class Meta:
         indexes = ((("state", "next_attempt_at"), False),)
+
+
+class ShareLink(BaseModel):
+    """A link that lets its holder into a protected product until it expires, is revoked or has been used for
+    `max_downloads` full downloads."""
+
+    id = CharField(primary_key=True)
+    product = ForeignKeyField(Product, backref="links", on_delete="CASCADE")
+    expires_at = DateTimeField()
+    max_downloads = IntegerField(null=True)
+    download_count = IntegerField(default=0)
+    note = CharField(default="")
+    revoked_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class ApiToken(BaseModel):
+    """A named token an admin made: `scope` upload or admin, optionally one product's. Only a hash of its
+    secret is kept."""
+
+    id = CharField(primary_key=True)
+    name = CharField()
+    scope = CharField()
+    product = ForeignKeyField(Product, null=True, on_delete="CASCADE")
+    secret_hash = CharField(unique=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+
+
+class AuditEntry(BaseModel):
+    """One admin write or sign-in: who (`actor`), what (`action`), on which ID, from which address."""
+
+    id = AutoField()
+    ts = DateTimeField(default=utcnow, index=True)
+    actor = CharField()
+    action = CharField(index=True)
+    target_id = CharField(default="", index=True)
+    ip = CharField(default="")

@@ -4,6 +4,8 @@ from playhouse.migrate import SqliteMigrator, migrate
 
 from fenfa_lib.config import ConfigError
 from fenfa_lib.models import (
+    ApiToken,
+    AuditEntry,
     DeviceBinding,
     Event,
     IOSDevice,
@@ -11,6 +13,7 @@ from fenfa_lib.models import (
     ProvisioningProfile,
     Release,
     Settings,
+    ShareLink,
     UDIDNonce,
     Variant,
     Webhook,
@@ -22,7 +25,7 @@ SCHEMA_1_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, De
                    Settings]
 
 
-SCHEMA_VERSION = 5  # PRAGMA user_version of a database this code made or upgraded
+SCHEMA_VERSION = 6  # PRAGMA user_version of a database this code made or upgraded
 BUSY_TIMEOUT_MS = 5000  # how long a write waits for another writer before the request answers 503
 
 
@@ -43,16 +46,30 @@ def open_database(path):
 
 def upgrade_schema():
     """Apply the forward migrations a database lacks, in order, each in a transaction of its own; refuse a
-    database made by a newer Fenfa, whose tables this code would misread."""
-    for target in range(1, SCHEMA_VERSION + 1):
-        with db.atomic("IMMEDIATE"):  # a second process starting at once waits, then sees the new version
-            version = db.pragma("user_version")
-            if version > SCHEMA_VERSION:
-                raise ConfigError(f"the database {db.database} has schema version {version}, newer than this "
-                                  f"Fenfa's {SCHEMA_VERSION}: run a newer Fenfa, or restore a backup")
-            if version < target:
-                MIGRATIONS[target]()
-                db.pragma("user_version", target)
+    database made by a newer Fenfa, whose tables this code would misread. Foreign keys are off meanwhile, as
+    SQLite prescribes for schema changes: adding a NOT NULL column rebuilds the table, and dropping the old copy
+    would otherwise cascade to every row that refers to it. Each migration ends with the keys checked."""
+    db.pragma("foreign_keys", 0)
+    try:
+        for target in range(1, SCHEMA_VERSION + 1):
+            with db.atomic("IMMEDIATE"):  # a second process starting at once waits, then sees the new version
+                version = db.pragma("user_version")
+                if version > SCHEMA_VERSION:
+                    raise ConfigError(f"the database {db.database} has schema version {version}, newer than this "
+                                      f"Fenfa's {SCHEMA_VERSION}: run a newer Fenfa, or restore a backup")
+                if version < target:
+                    MIGRATIONS[target]()
+                    check_foreign_keys()
+                    db.pragma("user_version", target)
+    finally:
+        db.pragma("foreign_keys", 1)
+
+
+def check_foreign_keys():
+    broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise ConfigError(f"the database {db.database} has {len(broken)} rows whose references are broken "
+                          f"(first in table {broken[0][0]}): restore a backup")
 
 
 def migrate_to_1():
@@ -130,5 +147,12 @@ def migrate_to_5():
     create_revision_triggers()
 
 
+def migrate_to_6():
+    """Schema 6, access control: products' access and password, share links, named tokens and the audit log."""
+    add_missing_columns([Product])
+    db.create_tables([ShareLink, ApiToken, AuditEntry], safe=True)
+    create_revision_triggers()
+
+
 # schema version -> the function that brings the one before it there
-MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2, 3: migrate_to_3, 4: migrate_to_4, 5: migrate_to_5}
+MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2, 3: migrate_to_3, 4: migrate_to_4, 5: migrate_to_5, 6: migrate_to_6}

@@ -39,6 +39,23 @@ def test_a_database_made_before_schema_versions_is_upgraded_and_keeps_its_rows(d
     assert len(api.data("GET", "/admin/api/events")["items"]) == 2
 
 
+def row_counts(path):
+    with sqlite3.connect(path) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] for table in tables}
+
+
+def test_every_row_survives_the_upgrade(data_dir):
+    """Adding a NOT NULL column makes SQLite rebuild the table; with foreign keys on, dropping the old copy would
+    cascade to the rows that refer to it."""
+    data_dir.mkdir()
+    shutil.copy(FIXTURE, data_dir / "fenfa.db")
+    before = row_counts(data_dir / "fenfa.db")
+    open_app(data_dir)
+    after = row_counts(data_dir / "fenfa.db")
+    assert {table: after[table] for table in before} == before and before["release"] == 1
+
+
 def test_opening_an_upgraded_database_again_changes_nothing(data_dir):
     data_dir.mkdir()
     shutil.copy(FIXTURE, data_dir / "fenfa.db")
