@@ -15,7 +15,6 @@ from http.cookies import CookieError, SimpleCookie
 
 from itsdangerous import BadSignature
 from waitress import create_server
-from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import Error
@@ -24,6 +23,7 @@ from fenfa_lib.config import MAX_SMALL_BODY
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.web.auth import LOCKOUT, scope_of
 from fenfa_lib.web.envelope import error_code, upload_limit_message
+from fenfa_lib.web.sendfile import SendfileChannel
 
 log = logging.getLogger("fenfa")
 access_log = logging.getLogger("fenfa.access")
@@ -173,7 +173,7 @@ class EnvelopeErrorTask(ErrorTask):
         log_request(self, self.channel.addr[0] if self.channel.addr else "-")
 
 
-class EnvelopeChannel(HTTPChannel):
+class EnvelopeChannel(SendfileChannel):
     error_task_class = EnvelopeErrorTask
     task_class = LoggedTask
 
