@@ -4,7 +4,7 @@ import pytest
 from helpers import assert_error
 
 
-@pytest.mark.parametrize("path", ["/admin/api/nope", "/api/nope", "/upload/nope", "/admin/api/products/x/y/z"])
+@pytest.mark.parametrize("path", ["/admin/api/nope", "/api/nope", "/upload/nope/deeper", "/admin/api/products/x/y/z"])
 def test_unknown_api_paths_are_404_in_the_envelope(api, path):
     assert_error(api.call("GET", path), 404, "NOT_FOUND", path)
 

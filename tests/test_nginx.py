@@ -51,6 +51,20 @@ def windows_build(base, cert, tmp_path, size):
     return answer["data"], build.read_bytes()
 
 
+@pytest.mark.parametrize("behind_nginx", [{}], indirect=True)
+def test_a_raw_put_upload_goes_through_nginx(behind_nginx, tmp_path):
+    base, cert = behind_nginx
+    upload, _ = windows_build(base, cert, tmp_path, 4096)
+    build = tmp_path / "next.exe"
+    build.write_bytes(b"MZ" + bytes(range(256)) * 4096)
+    answer = json.loads(curl(base, cert, f"/upload/next.exe?variant_id={upload['app']['variant_id']}&version=2.0",
+                             "-H", f"X-Auth-Token: {UPLOAD_TOKEN}", "-T", str(build)))
+    assert answer["ok"], answer
+    release = answer["data"]["release"]
+    assert (release["version"], release["size_bytes"]) == ("2.0", build.stat().st_size)
+    assert release["sha256"] == hashlib.sha256(build.read_bytes()).hexdigest()
+
+
 def events(base, cert, event_type):
     return admin(base, cert, "GET", f"/admin/api/events?type={event_type}")["items"]
 

@@ -67,6 +67,8 @@ def test_null_clears_a_field(api):
         ({"s3_region": "bad region!"}, "s3_region is not a valid S3 region name"),
         ({"s3_bucket": "Not_A_Bucket"}, "s3_bucket is not a valid S3 bucket name"),
         ({"s3_bucket": 7}, "s3_bucket is not a valid S3 bucket name"),
+        ({"events_retention_days": 0}, "events_retention_days must be between"),
+        ({"events_retention_days": "30"}, "events_retention_days must be an integer"),
     ],
 )
 def test_validation(api, changes, message):

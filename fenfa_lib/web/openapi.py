@@ -8,7 +8,7 @@ from fenfa_lib.ids import MAX_SLUG_LENGTH
 from fenfa_lib.packages.filetypes import EXTENSIONS
 from fenfa_lib.web.admin.apple import MAX_BATCH
 from fenfa_lib.web.admin.catalog import INT32_MAX, INT32_MIN
-from fenfa_lib.web.admin.settings import MAX_PRESIGN_SECONDS, SECRET_FIELDS, STORAGE_TYPES
+from fenfa_lib.web.admin.settings import MAX_PRESIGN_SECONDS, MAX_RETENTION_DAYS, SECRET_FIELDS, STORAGE_TYPES
 from fenfa_lib.web.auth import CSRF_HEADER
 from fenfa_lib.web.envelope import ERROR_CODES
 from fenfa_lib.web.openapi_paths import PATHS, ref, text
@@ -73,6 +73,8 @@ SETTING_FIELDS = {  # every setting PUT /admin/api/settings takes; null clears i
     "apple_issuer_id": text(),
     "apple_private_key": {"type": "string", "description": "the App Store Connect API key (.p8, EC P-256 PEM)"},
     "apple_team_id": text(),
+    "events_retention_days": {"type": "integer", "minimum": 1, "maximum": MAX_RETENTION_DAYS,
+                              "description": "events older than this many days are deleted daily; null keeps them"},
 }
 
 

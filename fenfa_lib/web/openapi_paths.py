@@ -79,6 +79,18 @@ def upload_form(variant_required):
         "schema": schema, "encoding": {"app_file": {"contentType": "application/octet-stream"}}}}}
 
 
+def upload_query():
+    """The fields of the upload form as the query parameters of a raw-body upload."""
+    form = upload_form(True)["content"]["multipart/form-data"]["schema"]
+    return [query(name, schema.get("description", f"as the form's {name} field"), schema,
+                  required=name in form["required"])
+            for name, schema in form["properties"].items() if name != "app_file"]
+
+
+RAW_UPLOAD_BODY = {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary", "description": "the build, as is"}}}}
+
+
 def op(summary, tag, security, data=None, status=200, params=(), body=None, errors=(), content=None,
        description=None, more=None, html_errors=False):
     """One operation. Its success is the envelope around `data` (a schema), or `content` (media type -> schema)
@@ -201,6 +213,12 @@ PATHS = {
     # Uploads.
     "/upload": {"post": op("Upload a build to a variant", "upload", UPLOAD, ref("UploadAnswer"), 201,
                            body=upload_form(True), errors=[400, 404, 409, 413, 503])},
+    "/upload/{file_name}": {"put": op(
+        "Upload a build to a variant, the file as the request body (`curl -T`)", "upload", UPLOAD,
+        ref("UploadAnswer"), 201, body=RAW_UPLOAD_BODY, errors=[400, 404, 409, 413, 503],
+        params=[path_param("file_name", "the build's file name, with its extension"), *upload_query()],
+        description="The same release and answer as POST /upload; the form's fields are query parameters. The "
+                    "body is written to disk once, as it arrives.")},
     "/admin/api/smart-upload": {"post": op(
         "Upload a build; the variant is found or created from the package", "upload", ADMIN, ref("UploadAnswer"), 201,
         body=upload_form(False), errors=[400, 404, 409, 413, 503])},

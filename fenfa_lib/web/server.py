@@ -10,35 +10,25 @@ import tempfile
 import threading
 import time
 from functools import partial
-from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 
 from itsdangerous import BadSignature
 from waitress import create_server
 from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask, WSGITask
-from waitress.utilities import Error
+from werkzeug.exceptions import HTTPException
 
-from fenfa_lib.config import MAX_SMALL_BODY
+from fenfa_lib.config import MAX_SMALL_BODY, upload_limit_bytes
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.web.auth import LOCKOUT, scope_of
 from fenfa_lib.web.envelope import error_code, upload_limit_message
 from fenfa_lib.web.sendfile import SendfileChannel
+from fenfa_lib.web.upload_body import Refusal, upload_receiver
 
 log = logging.getLogger("fenfa")
 access_log = logging.getLogger("fenfa.access")
 SWEEP_SECONDS = 600
 SPARE_DESCRIPTORS = 64  # files, the database and the listening socket beside one descriptor per connection
-
-
-class Refusal(Error):
-    """A request refused when its headers arrive, before any of its body is read."""
-
-    def __init__(self, code, message, retry_after=None):
-        super().__init__(message)
-        self.code = code
-        self.reason = HTTPStatus(code).phrase
-        self.retry_after = retry_after
 
 
 class Admission:
@@ -50,16 +40,24 @@ class Admission:
         self.lockout = app.extensions[LOCKOUT]
         self.sessions = app.session_interface.get_signing_serializer(app)
         self.session_cookie = app.config["SESSION_COOKIE_NAME"]
-        self.upload_paths = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("upload.")}
+        self.routes = app.url_map.bind("localhost")
 
-    def refusal(self, path, headers, content_length, client):
+    def is_upload(self, path, method):
+        """Whether `method` `path` goes to an upload route, whose body may be as large as an upload."""
+        try:
+            endpoint, _ = self.routes.match(path, method)
+        except HTTPException:
+            return False
+        return endpoint.startswith("upload.")
+
+    def refusal(self, path, method, headers, content_length, client):
         """A Refusal for a request whose body must not be read, else None. A signed-in browser's upload (a
         session cookie and a CSRF header) is admitted here and checked in full by the route."""
-        if path in self.upload_paths:
+        if self.is_upload(path, method):
             token = headers.get("X_AUTH_TOKEN", "")
             if not token:
                 if self.signed_in_browser(headers):
-                    return None
+                    return self.oversized(method, content_length)
                 return Refusal(401, "X-Auth-Token header is required")
             client = self.client_address(headers, client)
             wait = self.lockout.wait(client)
@@ -68,9 +66,15 @@ class Admission:
             if scope_of(token, self.config) is None:
                 self.lockout.fail(client)
                 return Refusal(401, "invalid token")
-            return None
+            return self.oversized(method, content_length)
         if content_length > MAX_SMALL_BODY:
             return Refusal(413, f"request body must be at most {MAX_SMALL_BODY} bytes")
+        return None
+
+    def oversized(self, method, content_length):
+        """413 for a raw upload body (a PUT, all file) past the upload limit; a form's limit is waitress's."""
+        if method == "PUT" and content_length > upload_limit_bytes(self.config):
+            return Refusal(413, upload_limit_message(self.config["max_upload_mb"]))
         return None
 
     def signed_in_browser(self, headers):
@@ -108,13 +112,17 @@ class AdmittingParser(HTTPRequestParser):
         super().parse_header(header_plus)
         if self.body_rcv is None:
             return
-        refusal = self.admission.refusal(self.path, self.headers, self.content_length, self.client)
+        refusal = self.admission.refusal(self.path, self.command, self.headers, self.content_length, self.client)
         if refusal:
             self.error = refusal
             self.completed = True
             self.expect_continue = False  # no "100 Continue": the client must not start sending
-        elif self.chunked and self.path not in self.admission.upload_paths:
-            self.body_limit = MAX_SMALL_BODY
+        elif not self.admission.is_upload(self.path, self.command):
+            if self.chunked:
+                self.body_limit = MAX_SMALL_BODY
+        elif not self.chunked:  # an upload of known length is written to disk once, as it arrives
+            self.body_rcv = upload_receiver(self.admission.config, self.command, self.headers,
+                                            self.content_length) or self.body_rcv
 
     def received(self, data):
         consumed = super().received(data)

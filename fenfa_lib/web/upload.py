@@ -1,10 +1,11 @@
-"""POST /upload (upload token), smart upload and parse-only (admin token)."""
+"""POST /upload and PUT /upload/<file_name> (upload token), smart upload and parse-only (admin token)."""
 import base64
 
 from flask import Blueprint, current_app, request
 
 from fenfa_lib import uploads
 from fenfa_lib.catalog import find_variant
+from fenfa_lib.config import upload_limit_bytes
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import Variant, iso
 from fenfa_lib.packages import filetypes
@@ -28,7 +29,19 @@ FORM_LIMITS = {"version": 64, "build": 20, "channel": 32, "min_os": 32, "changel
 @require_token("upload")
 def upload():
     refuse_oversized_body()
-    return release_answer(variant_from_form(required=True))
+    return release_answer(variant_from_form(request.form, required=True))
+
+
+@bp.put("/upload/<file_name>")
+@require_token("upload")
+def upload_raw(file_name):
+    """The same upload with the file as the whole body (`curl -T`) and the form's fields as query parameters:
+    the body is the spool the release is renamed from."""
+    refuse_oversized_body(upload_limit_bytes(current_app.config["FENFA"]))
+    variant = variant_from_form(request.args, required=True)
+    fields = form_fields(request.args)
+    received = received_from(request.body_spool(), file_name, "the file")
+    return upload_answer(uploads.add_release(received, fields, request_client(), variant))
 
 
 @bp.post("/admin/api/smart-upload")
@@ -36,7 +49,7 @@ def upload():
 def smart_upload():
     """Like /upload, but the variant may be found or created from the package's metadata."""
     refuse_oversized_body()
-    return release_answer(variant_from_form(required=False))
+    return release_answer(variant_from_form(request.form, required=False))
 
 
 @bp.post("/admin/api/parse-app")
@@ -80,14 +93,15 @@ def release_answer(variant):
     return upload_answer(release)
 
 
-def refuse_oversized_body():
-    """413 from Content-Length, before any of the body is read, past the file limit plus the form's allowance."""
-    if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
+def refuse_oversized_body(limit=None):
+    """413 from Content-Length, before any of the body is read, past `limit` (by default the file limit plus the
+    form's allowance)."""
+    if (request.content_length or 0) > (limit or current_app.config["MAX_CONTENT_LENGTH"]):
         raise ApiError(413, upload_limit_message(current_app.config["FENFA"]["max_upload_mb"]))
 
 
-def variant_from_form(required):
-    variant_id = request.form.get("variant_id", "").strip()
+def variant_from_form(form, required):
+    variant_id = form.get("variant_id", "").strip()
     if not variant_id:
         if required:
             raise ApiError(400, "variant_id is required")
@@ -120,15 +134,19 @@ def received_file():
     upload = request.files.get("app_file")
     if upload is None or not upload.filename:
         raise ApiError(400, "app_file is required")
-    spool = upload.stream
-    if not isinstance(spool, HashingSpool):
+    if not isinstance(upload.stream, HashingSpool):
         raise ApiError(400, "app_file must be sent as a file part")
+    return received_from(upload.stream, upload.filename, "app_file")
+
+
+def received_from(spool, file_name, what):
+    """The file in `spool`, hashed in full, under its safe name; `what` names the file in errors."""
     spool.finish()
     if spool.size == 0:
-        raise ApiError(400, "app_file is empty")
-    name = filetypes.safe_file_name(upload.filename)
+        raise ApiError(400, f"{what} is empty")
+    name = filetypes.safe_file_name(file_name)
     if not filetypes.extension_of(name):
-        raise ApiError(400, "app_file name has no extension")
+        raise ApiError(400, f"{what} name has no extension")
     return ReceivedFile(name=name, path=spool.path, size=spool.size, sha256=spool.sha256)
 
 

@@ -25,6 +25,7 @@ PUBLIC_FIELDS = tuple(name for name in Settings._meta.sorted_field_names
                       if name not in ("id", "updated_at", *SECRET_FIELDS))
 STORAGE_TYPES = ("local", "s3")
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+MAX_RETENTION_DAYS = 100 * 366
 REGION_PATTERN = re.compile(r"[a-z0-9-]{1,32}")
 BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -134,6 +135,10 @@ def check_presign_seconds(name, value):
     return validate.integer({name: value}, name, minimum=1, maximum=MAX_PRESIGN_SECONDS)
 
 
+def check_retention_days(name, value):
+    return validate.integer({name: value}, name, minimum=1, maximum=MAX_RETENTION_DAYS)
+
+
 def check_private_key(name, value):
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a PEM string")
@@ -153,6 +158,7 @@ VALUE_CHECKS = {  # settings missing here are plain text
     "s3_path_style": check_boolean,
     "s3_presign_seconds": check_presign_seconds,
     "apple_private_key": check_private_key,
+    "events_retention_days": check_retention_days,
 }
 
 
