@@ -28,7 +28,7 @@ from fenfa_lib.models import db
 from fenfa_lib.release_files import LEFTOVER_MIN_AGE, sweep_leftovers
 from fenfa_lib.schema import open_database
 from fenfa_lib.web import downloads, health, openapi, public, public_api, udid, upload
-from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, panel, records, settings
+from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, panel, records, settings, webhooks
 from fenfa_lib.web.auth import SessionInterface, init_lockout
 from fenfa_lib.web.budget import init_budgets
 from fenfa_lib.web.envelope import register_error_handlers
@@ -43,7 +43,7 @@ PAGE_BLUEPRINTS = (public.bp, pages.bp, panel.bp, records.bp)  # what people bro
 DATA_DIR_LOCK = "fenfa.data_dir_lock"
 API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
     health.bp, public_api.bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp, lists.bp, exports.bp,
-    apple.bp, openapi.bp,
+    apple.bp, webhooks.bp, openapi.bp,
 )
 
 

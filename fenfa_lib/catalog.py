@@ -3,6 +3,7 @@ import logging
 
 from peewee import IntegrityError
 
+from fenfa_lib import webhooks
 from fenfa_lib.errors import ApiError
 from fenfa_lib.ids import MAX_SLUG_LENGTH, is_valid_slug, new_id, slugify
 from fenfa_lib.models import Product, Release, Variant, db, utcnow
@@ -121,6 +122,10 @@ def delete_rows(row, releases):
     listed inside the write transaction, so an upload committing meanwhile cannot leave files behind."""
     with db.atomic("IMMEDIATE"):
         folders = stored_folders(releases)
+        if isinstance(row, Release):  # a product or variant delete removes an app, not a build: no release.deleted
+            webhooks.enqueue("release.deleted", row.variant.product, row.variant, row)
+        elif isinstance(row, Product):
+            webhooks.forget_product(row)
         row.delete_instance()
     remove_folders(folders)
     kind = type(row).__name__.lower()

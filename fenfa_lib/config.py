@@ -29,10 +29,13 @@ DEFAULTS = {
     "channel_timeout": 300,
     "accel_redirect": "",
     "log_format": "text",
+    "webhook_allow_private": False,
 }
 INT_KEYS = {"port", "max_upload_mb", "trusted_proxies", "threads", "connection_limit", "channel_timeout"}
 POSITIVE_KEYS = {"threads", "connection_limit", "channel_timeout"}
 LOG_FORMATS = ("text", "json")
+BOOLEAN_KEYS = {"webhook_allow_private"}
+BOOLEAN_TEXTS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 TOKEN_KEYS = {"admin_token", "upload_token"}
 SECRET_FILE = "secret.key"
 TOKENS_FILE = "tokens.json"
@@ -93,6 +96,8 @@ def _normalise(config):
             raise ConfigError(f"{key} must be {'positive' if key in POSITIVE_KEYS else 'non-negative'}")
     for key in TOKEN_KEYS:
         config[key] = _token_list(key, config[key])
+    for key in BOOLEAN_KEYS:
+        config[key] = _boolean(key, config[key])
     config["data_dir"] = config["data_dir"].resolve()
     if config["log_format"] not in LOG_FORMATS:
         raise ConfigError(f"log_format must be one of: {', '.join(LOG_FORMATS)}")
@@ -122,6 +127,15 @@ def normalise_base_url(value):
             or not is_single_token(value)):
         raise ValueError("must be an http:// or https:// URL")
     return value
+
+
+def _boolean(key, value):
+    """A boolean from JSON (true/false) or from the environment (true/false, 1/0, yes/no)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_TEXTS:
+        return BOOLEAN_TEXTS[value.strip().lower()]
+    raise ConfigError(f"{key} must be true or false, got {value!r}")
 
 
 def _token_list(key, value):

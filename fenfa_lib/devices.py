@@ -1,9 +1,10 @@
 """Registering the iOS devices testers bound (UDID binding) with the team's Apple Developer account."""
 import logging
 
+from fenfa_lib import webhooks
 from fenfa_lib.apple import AppleError, AppStoreConnect, Credentials, missing_settings
 from fenfa_lib.errors import ApiError
-from fenfa_lib.models import IOSDevice
+from fenfa_lib.models import IOSDevice, db
 
 log = logging.getLogger("fenfa")
 MAX_APPLE_NAME_LENGTH = 50  # Apple refuses longer device names
@@ -33,9 +34,13 @@ def register_with_apple(device, client):
     """Register one device with Apple and remember Apple's ID for it: the moment a device becomes
     installable for new builds. Raises AppleError when Apple refuses."""
     registered = client.register_device(apple_name(device), device.udid)
+    newly_registered = not device.apple_registered
     device.apple_registered = True
     device.apple_device_id = registered["apple_device_id"]
-    device.save(only=[IOSDevice.apple_registered, IOSDevice.apple_device_id])
+    with db.atomic():
+        device.save(only=[IOSDevice.apple_registered, IOSDevice.apple_device_id])
+        if newly_registered:
+            webhooks.enqueue("device.registered", None, device=device)
     log.info("device registered with Apple: %s (%s) is %s", device.id, device.udid, device.apple_device_id,
              extra={"fields": {"event": "device.registered", "device_id": device.id,
                                "apple_device_id": device.apple_device_id}})

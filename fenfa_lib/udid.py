@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
+from fenfa_lib import webhooks
 from fenfa_lib.ids import new_id
 from fenfa_lib.models import (
     NEWEST_FIRST,
@@ -27,6 +28,7 @@ from fenfa_lib.models import (
     ProvisioningProfile,
     Release,
     UDIDNonce,
+    Variant,
     db,
     utcnow,
 )
@@ -163,7 +165,11 @@ def register_device(nonce, attributes):
          .on_conflict(conflict_target=[IOSDevice.udid], update={IOSDevice.last_seen_at: now})
          .execute())
         device = IOSDevice.get(IOSDevice.udid == udid)
-        DeviceBinding.insert(device=device, variant=variant_id, created_at=now).on_conflict_ignore().execute()
+        bound = DeviceBinding.select().where((DeviceBinding.device == device) & (DeviceBinding.variant == variant_id))
+        if not bound.exists():
+            DeviceBinding.create(device=device, variant=variant_id, created_at=now)
+            variant = Variant.get_by_id(variant_id)
+            webhooks.enqueue("device.bound", variant.product, variant, device=device)
         UDIDNonce.update(device=device).where(UDIDNonce.nonce == nonce).execute()
     return device, variant_id
 

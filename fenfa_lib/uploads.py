@@ -4,6 +4,7 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from fenfa_lib import webhooks
 from fenfa_lib.catalog import find_or_create_variant, find_variant
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import record_event
@@ -89,6 +90,7 @@ def create_release(variant, received, fields, info, client):
             if info.profile:
                 profile_row(info.profile, release).save()
             record_event("upload", client, product_id, variant_id, release_id)
+            webhooks.enqueue("release.created", variant.product, variant, release)
     log.info("upload: release %s of variant %s (product %s), %s, %d bytes, sha256 %s", release_id, variant_id,
              product_id, received.name, received.size, received.sha256,
              extra={"fields": {"event": "upload", "release_id": release_id, "variant_id": variant_id,

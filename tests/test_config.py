@@ -64,6 +64,7 @@ ENVIRONMENT_EXAMPLES = {
     "channel_timeout": ("60", 60),
     "accel_redirect": ("/protected/", "/protected/"),
     "log_format": ("json", "json"),
+    "webhook_allow_private": ("true", True),
 }
 
 

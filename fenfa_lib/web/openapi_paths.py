@@ -6,11 +6,14 @@ from fenfa_lib.web.public_api import MAX_EVENT_BYTES
 from fenfa_lib.web.udid import PROFILE_MIMETYPE
 from fenfa_lib.web.upload import FORM_LIMITS
 from fenfa_lib.web.validate import MAX_LIMIT, MAX_OFFSET
+from fenfa_lib.webhook_delivery import PING
+from fenfa_lib.webhooks import EVENTS, KINDS, MAX_SECRET_LENGTH, MAX_URL_LENGTH
 
 ADMIN = [{"AdminToken": []}, {"AdminSession": [], "CsrfToken": []}]
 UPLOAD = [{"UploadToken": []}, *ADMIN]
 PUBLIC = []
-ID_PATTERNS = {"product_id": "prd_", "variant_id": "var_", "release_id": "rel_", "device_id": "dev_"}
+ID_PATTERNS = {"product_id": "prd_", "variant_id": "var_", "release_id": "rel_", "device_id": "dev_",
+               "webhook_id": "whk_"}
 
 
 def ref(name):
@@ -161,6 +164,35 @@ DEVICE = path_param("device_id")
 SLUG = path_param("slug", "the product's slug")
 PUBLIC_RELEASE = "a published release of a published variant and product"
 
+WEBHOOK = path_param("webhook_id")
+WEBHOOK_FIELDS = {
+    "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "description": "http(s); not a private address unless "
+            "the configuration allows it (webhook_allow_private)"},
+    "kind": {"type": "string", "enum": list(KINDS), "default": "generic"},
+    "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(EVENTS)}},
+    "product_id": {"type": ["string", "null"], "description": "only this product's events; null for every product"},
+    "secret": {"type": ["string", "null"], "maxLength": MAX_SECRET_LENGTH, "writeOnly": True,
+               "description": "signs generic, Feishu and DingTalk messages; null or empty clears it"},
+    "enabled": {"type": "boolean", "default": True},
+}
+WEBHOOK_INPUT = {"type": "object", "additionalProperties": False, "properties": WEBHOOK_FIELDS}
+WEBHOOK_SHAPE = {"type": "object", "required": ["id", "url", "kind", "events", "product_id", "enabled", "has_secret"],
+                 "properties": {**{name: schema for name, schema in WEBHOOK_FIELDS.items() if name != "secret"},
+                                "id": {"type": "string"}, "has_secret": {"type": "boolean"}}}
+DELIVERY_SHAPE = {"type": "object", "required": ["id", "event", "state", "attempt", "status_code", "ok", "error",
+                                                 "created_at", "next_attempt_at"], "properties": {
+    "id": {"type": "string"}, "event": {"type": "string", "enum": [*EVENTS, PING]},
+    "state": {"type": "string", "enum": ["pending", "done", "failed"]}, "attempt": {"type": "integer"},
+    "status_code": {"type": ["integer", "null"]}, "ok": {"type": ["boolean", "null"]}, "error": {"type": "string"},
+    "created_at": {"type": "string"}, "next_attempt_at": {"type": ["string", "null"]}}}
+ONE_WEBHOOK = {"type": "object", "required": ["webhook"], "properties": {"webhook": WEBHOOK_SHAPE}}
+
+
+def listed(shape):
+    return {"type": "object", "required": ["items", "total"],
+            "properties": {"items": {"type": "array", "items": shape}, "total": {"type": "integer", "minimum": 0}}}
+
+
 PATHS = {
     "/openapi.json": {"get": op(
         "This OpenAPI document (not in the envelope)", "meta", PUBLIC,
@@ -286,4 +318,21 @@ PATHS = {
     "/admin/api/devices/register-apple": {"post": op(
         "Register devices with Apple (all unregistered ones without device_ids)", "apple", ADMIN,
         ref("RegistrationBatch"), body=json_body(ref("RegisterDevices")), errors=[502])},
+    # Webhooks.
+    "/admin/api/webhooks": {
+        "get": op("List webhooks (secrets are never shown)", "webhooks", ADMIN, listed(WEBHOOK_SHAPE), params=PAGE),
+        "post": op("Create a webhook", "webhooks", ADMIN, ONE_WEBHOOK, 201,
+                   body=json_body({**WEBHOOK_INPUT, "required": ["url", "events"]}, required=True)),
+    },
+    "/admin/api/webhooks/{webhook_id}": {
+        "get": op("A webhook", "webhooks", ADMIN, ONE_WEBHOOK, params=[WEBHOOK]),
+        "put": op("Change a webhook (any of its fields)", "webhooks", ADMIN, ONE_WEBHOOK, params=[WEBHOOK],
+                  body=json_body(WEBHOOK_INPUT)),
+        "delete": op("Delete a webhook and its deliveries", "webhooks", ADMIN, DELETED, params=[WEBHOOK]),
+    },
+    "/admin/api/webhooks/{webhook_id}/test": {"post": op(
+        "Send a ping now (once, enabled or not) and answer the delivery", "webhooks", ADMIN,
+        {"type": "object", "required": ["delivery"], "properties": {"delivery": DELIVERY_SHAPE}}, params=[WEBHOOK])},
+    "/admin/api/webhooks/{webhook_id}/deliveries": {"get": op(
+        "A webhook's deliveries, newest first", "webhooks", ADMIN, listed(DELIVERY_SHAPE), params=[WEBHOOK, *PAGE])},
 }

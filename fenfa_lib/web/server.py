@@ -24,6 +24,7 @@ from fenfa_lib.web.auth import LOCKOUT, scope_of
 from fenfa_lib.web.envelope import error_code, upload_limit_message
 from fenfa_lib.web.sendfile import SendfileChannel
 from fenfa_lib.web.upload_body import Refusal, upload_receiver
+from fenfa_lib.webhook_delivery import DeliveryWorker
 
 log = logging.getLogger("fenfa")
 access_log = logging.getLogger("fenfa.access")
@@ -223,6 +224,7 @@ def build_server(app):
     server.admission = Admission(app)
     server.upload_limit_mb = settings["max_upload_mb"]
     server.data_dir = settings["data_dir"]
+    server.webhook_worker = DeliveryWorker(allow_private=settings["webhook_allow_private"])
     return server
 
 
@@ -237,8 +239,9 @@ def sweep_periodically(data_dir, interval=SWEEP_SECONDS):
 
 
 def serve(server):
-    """Serve until interrupted, sweeping crash leftovers now and then."""
+    """Serve until interrupted, sweeping crash leftovers now and then and sending webhook deliveries."""
     threading.Thread(target=sweep_periodically, args=(server.data_dir,), daemon=True, name="fenfa-sweep").start()
+    server.webhook_worker.start()
     log.info("serving on http://%s:%s", server.effective_host, server.effective_port)
     try:
         server.run()

@@ -104,3 +104,33 @@ def device_dict(device):
         "apple_device_id": device.apple_device_id,
         "variant_ids": sorted(device.variant_ids.split(",")) if device.variant_ids else [],
     }
+
+
+def webhook_dict(webhook):
+    """A webhook without its secret: only whether it has one."""
+    return {
+        "id": webhook.id,
+        "url": webhook.url,
+        "kind": webhook.kind,
+        "events": webhook.events,
+        "product_id": webhook.product_id,
+        "enabled": webhook.enabled,
+        "has_secret": bool(webhook.secret),
+        "created_at": iso(webhook.created_at),
+        "updated_at": iso(webhook.updated_at),
+    }
+
+
+def delivery_dict(delivery):
+    return {
+        "id": delivery.id,
+        "webhook_id": delivery.webhook_id,
+        "event": delivery.event,
+        "state": delivery.state,
+        "attempt": delivery.attempt,
+        "status_code": delivery.status_code,
+        "ok": delivery.ok,
+        "error": delivery.error,
+        "created_at": iso(delivery.created_at),
+        "next_attempt_at": iso(delivery.next_attempt_at),
+    }
