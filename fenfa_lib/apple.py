@@ -11,10 +11,6 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
 TIMEOUT_SECONDS = 15
 TOKEN_SECONDS = 20 * 60  # the longest lifetime Apple accepts
 RENEW_SECONDS = 60  # a token this close to expiring is replaced
@@ -53,6 +49,9 @@ def missing_settings(settings):
 
 def check_private_key(pem):
     """AppleKeyError unless `pem` is an EC P-256 private key, the kind App Store Connect keys are."""
+    from cryptography.hazmat.primitives.asymmetric import ec  # 9 MiB at start-up: only Apple settings pay
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     try:
         key = load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):
@@ -67,6 +66,8 @@ def now():
 
 def bearer_token(credentials):
     """A signed token for `credentials`, the same one until RENEW_SECONDS before it expires."""
+    import jwt  # PyJWT loads cryptography (9 MiB at start-up): only servers that call Apple pay
+
     fingerprint = hashlib.sha256(repr(credentials).encode()).hexdigest()
     with _token_lock:
         token, expires_at = _tokens.get(fingerprint, (None, 0))

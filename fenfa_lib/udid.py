@@ -14,11 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
-
 from fenfa_lib import webhooks
 from fenfa_lib.ids import new_id
 from fenfa_lib.models import (
@@ -59,7 +54,7 @@ class SigningConfigError(ValueError):
 
 @dataclass
 class SigningChain:
-    certificate: x509.Certificate
+    certificate: object  # a cryptography x509.Certificate
     key: object
     intermediates: list
 
@@ -82,6 +77,10 @@ def profile_service_profile(callback_url, nonce, product_name, organization):
 
 def load_signing_chain(cert_path, key_path):
     """The PEM chain at `cert_path` (signer first, then intermediates) and the signer's PEM key."""
+    from cryptography import x509  # 9 MiB and 50 ms at start-up: only servers that sign profiles pay
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
     try:
         certificates = x509.load_pem_x509_certificates(Path(cert_path).read_bytes())
         key = serialization.load_pem_private_key(Path(key_path).read_bytes(), password=None)
@@ -97,6 +96,9 @@ def load_signing_chain(cert_path, key_path):
 
 def sign_profile(profile, chain):
     """CMS SignedData (DER) that embeds `profile` byte for byte (Binary: no CRLF conversion)."""
+    from cryptography.hazmat.primitives import hashes, serialization  # see load_signing_chain
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     builder = pkcs7.PKCS7SignatureBuilder().set_data(profile).add_signer(chain.certificate, chain.key,
                                                                           hashes.SHA256())
     for certificate in chain.intermediates:

@@ -1,5 +1,4 @@
 """CMS (PKCS#7) SignedData envelopes: the content they carry, whether DER or BER-chunked."""
-from asn1crypto import cms
 
 
 class CMSError(ValueError):
@@ -16,6 +15,8 @@ def cms_content(data):
     asn1crypto joins indefinite-length, chunked OCTET STRINGs that byte slicing would break.
     The signature is not verified.
     """
+    from asn1crypto import cms  # 2 MiB and 20 ms at start-up: only profile uploads and device callbacks pay
+
     try:
         content_info = cms.ContentInfo.load(data)
         content_type = content_info["content_type"].native

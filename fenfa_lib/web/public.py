@@ -2,7 +2,6 @@
 import io
 from functools import lru_cache
 
-import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from markupsafe import Markup
 
@@ -56,6 +55,8 @@ def landing():
 def qr_svgs(url):
     """(inline SVG for the page, SVG file) of the QR code of `url`: a pure function of the URL, and half of what
     a product page cost to build when it was drawn on every request."""
+    import segno  # 1.6 MiB and 7 ms at start-up: only QR codes pay
+
     code = segno.make(url, error="m")
     svg = io.BytesIO()
     code.save(svg, kind="svg", scale=8, border=4, light="#fff")

@@ -1,0 +1,53 @@
+"""The server as deploy/fenfa.service runs it, for the benches that measure its memory and start-up."""
+import shlex
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from live import REPO, LiveServer, fenfa_command, free_port, wait_for  # noqa: E402
+
+UNIT = REPO / "deploy" / "fenfa.service"
+
+
+def unit_environment():
+    """The variables the unit's `Environment=` lines set (MALLOC_ARENA_MAX…); its FENFA_* settings come from
+    an EnvironmentFile that each bench replaces with its own."""
+    environment = {}
+    for line in UNIT.read_text().splitlines():
+        if line.startswith("Environment="):
+            for assignment in shlex.split(line.removeprefix("Environment=")):
+                name, _, value = assignment.partition("=")
+                environment[name] = value
+    return environment
+
+
+def describe_environment():
+    return " ".join(f"{name}={value}" for name, value in unit_environment().items()) or "nothing"
+
+
+def memory_mib(pid, field="VmRSS"):
+    """A /proc/PID/status figure in MiB: VmRSS (now) or VmHWM (the peak since the process started)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(field)
+
+
+@contextmanager
+def deployed_fenfa(data_dir, **settings):
+    """A LiveServer like tests/live.py's, its environment completed by the unit's."""
+    port = free_port()
+    argv, env = fenfa_command(data_dir, "--host", "127.0.0.1", "--port", str(port), **settings)
+    log_path = Path(data_dir).parent / f"fenfa-{port}.log"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(argv, env={**env, **unit_environment()}, cwd=REPO, stdout=log_file,
+                                   stderr=subprocess.STDOUT)
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, port)
+    try:
+        wait_for(server)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
