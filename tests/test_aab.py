@@ -288,3 +288,16 @@ def test_reference_cycles_are_unresolvable(tmp_path):
                                         {"base/resources.pb": message((2, package))}))
     assert seconds < 2
     assert app.display_name == "com.example.bundle"
+
+
+def test_corpus_bundle_is_jar_signed_by_the_apk_samples_signer():
+    from test_apk import jar_signer_sha256
+
+    path, _ = sample("android-appinfodemo.aab")
+    metadata = parse_aab(path).metadata
+    assert metadata["signature_schemes"] == ["v1"]
+    assert metadata["signer_sha256"] == jar_signer_sha256(path)
+    apk, _ = sample("android-appinfodemo-obfuscated-res-adaptive.apk")
+    assert metadata["signer_sha256"] == parse_package(apk, apk.name).metadata["signer_sha256"]
+    assert metadata["native_abis"] == []
+    assert [feature["name"] for feature in metadata["features"]] == ["android.hardware.bluetooth"]

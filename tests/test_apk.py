@@ -356,3 +356,92 @@ def test_a_wide_table_costs_a_bounded_number_of_resolutions(tmp_path):
     app, seconds = timed_parse(make_apk(tmp_path / "wide.apk", manifest(label=0x7F010000), {"resources.arsc": table}))
     assert seconds < 2
     assert app.display_name in ("Wide", "com.example.synthetic")
+
+
+def jar_signer_sha256(path):
+    """SHA-256 of the first certificate in META-INF/*.RSA|DSA|EC, read with cryptography (not asn1crypto)."""
+    import hashlib
+    import re
+
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+    with zipfile.ZipFile(path) as archive:
+        names = [name for name in archive.namelist() if re.match(r"META-INF/[^/]+\.(RSA|DSA|EC)$", name)]
+        if not names:
+            return None
+        certificate = pkcs7.load_der_pkcs7_certificates(archive.read(names[0]))[0]
+    return hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+
+
+@pytest.mark.parametrize("name", sample_names("*.apk"))
+def test_corpus_apk_signatures_abis_and_features_match_expected_metadata(name):
+    path, meta = sample(name)
+    metadata = parse_apk(path).metadata
+
+    assert metadata["signature_schemes"] == [scheme for scheme in ("v1", "v2", "v3") if meta["signing"][scheme]]
+    assert metadata["native_abis"] == meta["native_abis"]
+    assert [feature["name"] for feature in metadata["features"]] == meta["uses_features"]
+    assert all(isinstance(permission, str) and "." in permission for permission in metadata["permissions"])
+    assert len(metadata["signer_sha256"]) == 64
+    if meta["signing"]["v1"]:  # with v2 as well, the v2 block's certificate is the same one
+        assert metadata["signer_sha256"] == jar_signer_sha256(path)
+
+
+def test_manifest_permissions_and_optional_features(tmp_path):
+    app = parse_apk(make_apk(tmp_path / "app.apk", manifest(extra=[
+        ("uses-permission", [("name", AXML_STRING, "android.permission.CAMERA")]),
+        ("uses-permission-sdk-23", [("name", AXML_STRING, "android.permission.INTERNET")]),
+        ("uses-permission", [("name", AXML_STRING, "android.permission.CAMERA")]),
+        ("uses-feature", [("name", AXML_STRING, "android.hardware.camera"), ("required", AXML_BOOLEAN, False)]),
+        ("uses-feature", [("glEsVersion", AXML_STRING, "0x20000")]),
+    ]), members={"lib/x86_64/libfoo.so": b"", "lib/readme.txt": b"", "assets/lib/arm64-v8a/x.so": b""}))
+    assert app.metadata["permissions"] == ["android.permission.CAMERA", "android.permission.INTERNET"]
+    assert app.metadata["features"] == [{"name": "android.hardware.camera", "required": False}]
+    assert app.metadata["native_abis"] == ["x86_64"]
+    assert app.metadata["signature_schemes"] == [] and app.metadata["signer_sha256"] is None
+
+
+def signing_block(*pairs):
+    """An APK Signing Block of (id, value) pairs, as it sits before the central directory."""
+    body = b"".join(struct.pack("<QI", len(value) + 4, pair_id) + value for pair_id, value in pairs)
+    size = len(body) + 24
+    return struct.pack("<Q", size) + body + struct.pack("<Q", size) + b"APK Sig Block 42"
+
+
+def with_block_before_directory(path, block):
+    """The zip at `path` with `block` inserted before its central directory (whose offset is moved past it)."""
+    data = path.read_bytes()
+    end = data.rfind(b"PK\x05\x06")
+    (directory,) = struct.unpack_from("<I", data, end + 16)
+    moved = data[end:end + 16] + struct.pack("<I", directory + len(block)) + data[end + 20:]
+    path.write_bytes(data[:directory] + block + data[directory:end] + moved)
+    return path
+
+
+def prefixed(*values):
+    return b"".join(struct.pack("<I", len(value)) + value for value in values)
+
+
+def test_v3_signer_certificate_wins_and_hostile_blocks_are_ignored(tmp_path):
+    import hashlib
+
+    certificate = b"0\x82 a certificate"
+    signed_data = prefixed(prefixed(), prefixed(certificate))
+    v3 = prefixed(prefixed(prefixed(signed_data)))
+    block = signing_block((0x7109871A, b"\xff\xff\xff\xff cut short"), (0xF05368C0, v3))
+    path = with_block_before_directory(make_apk(tmp_path / "app.apk", manifest()), block)
+    metadata = parse_apk(path).metadata
+    assert metadata["signature_schemes"] == ["v2", "v3"]
+    assert metadata["signer_sha256"] == hashlib.sha256(certificate).hexdigest()
+
+
+@pytest.mark.parametrize("block", [
+    b"\xff" * 16 + b"APK Sig Block 42",
+    struct.pack("<Q", 1 << 40) + b"APK Sig Block 42",
+    signing_block((0x7109871A, b"")),
+    signing_block()[:-24] + struct.pack("<Q", 99) + b"APK Sig Block 42",
+])
+def test_broken_signing_blocks_sign_nothing(tmp_path, block):
+    path = with_block_before_directory(make_apk(tmp_path / "app.apk", manifest()), block)
+    metadata = parse_apk(path).metadata
+    assert metadata["signer_sha256"] is None and metadata["signature_schemes"] in ([], ["v2"])

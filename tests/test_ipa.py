@@ -336,3 +336,45 @@ def test_icon_with_a_bad_crc_is_dropped(tmp_path):
     broken = good[:-20] + bytes([good[-20] ^ 0xFF]) + good[-19:]
     members = {"Payload/My App.app/AppIcon@2x.png": broken}
     assert parse_ipa(make_ipa(tmp_path / "app.ipa", info(CFBundleIconFiles=["AppIcon"]), members=members)).icon is None
+
+
+@pytest.mark.parametrize("name", sample_names("*.ipa"))
+def test_corpus_ipa_admin_metadata(name):
+    path, meta = sample(name)
+    app = parse_ipa(path)
+    app_dir = meta["info_plist"][:-len("Info.plist")]
+    profiles = meta["mobileprovisions"]
+    assert app.metadata["ui_device_family"] == meta["UIDeviceFamily"]
+    appex_profiles = [profile["appid"].split(".", 1)[1] for profile_name, profile in profiles.items()
+                      if profile_name.startswith(app_dir + "PlugIns/")]
+    assert app.metadata["app_extensions"] == appex_profiles
+    assert len(app.metadata["app_extensions"]) == sum(bundle.endswith(".appex") for bundle in meta["nested_bundles"])
+    main_profile = profiles.get(app_dir + "embedded.mobileprovision") or {}
+    assert app.metadata["entitlements"].get("application-identifier") == main_profile.get("appid")
+    assert app.metadata["entitlements"].get("get-task-allow") == main_profile.get("get_task_allow")
+    assert app.metadata["required_capabilities"] in (["arm64"], ["armv7"])
+
+
+def test_capabilities_usage_descriptions_url_schemes_and_extensions(tmp_path):
+    plist = info(
+        UIRequiredDeviceCapabilities={"arm64": True, "nfc": True, "gps": False},
+        NSCameraUsageDescription="Scan codes", NSLocationWhenInUseUsageDescription="Maps",
+        NSNotAUsage="no", CFBundleURLTypes=[{"CFBundleURLSchemes": ["demo", "demo-auth"]}, "odd",
+                                            {"CFBundleURLSchemes": ["demo"]}],
+    )
+    members = {"Payload/My App.app/PlugIns/Broken.appex/Info.plist": b"not a plist"}
+    metadata = parse_ipa(make_ipa(tmp_path / "app.ipa", plist, members=members)).metadata
+    assert metadata["required_capabilities"] == ["arm64", "nfc"]
+    assert metadata["usage_descriptions"] == ["NSCameraUsageDescription", "NSLocationWhenInUseUsageDescription"]
+    assert metadata["url_schemes"] == ["demo", "demo-auth"]
+    assert metadata["app_extensions"] == ["com.example.synthetic.share"]
+    assert metadata["entitlements"] == {}
+
+
+def test_profile_entitlements_keep_json_values_only(tmp_path):
+    entitlements = {"get-task-allow": True, "aps-environment": "development", "blob": b"\x00",
+                    "when": datetime(2030, 1, 1)}
+    profile = ber_chunked_profile(profile_plist(Entitlements=entitlements))
+    members = {"Payload/My App.app/embedded.mobileprovision": profile}
+    metadata = parse_ipa(make_ipa(tmp_path / "app.ipa", info(), members=members)).metadata
+    assert metadata["entitlements"] == {"get-task-allow": True, "aps-environment": "development"}

@@ -13,9 +13,11 @@ from fenfa_lib.packages.android import (
     density_rank,
     first_image,
     icon_rasters,
+    native_abis,
     read_manifest,
 )
 from fenfa_lib.packages.appinfo import PackageError, metadata_errors_as_package_error
+from fenfa_lib.packages.signing import android_signing
 from fenfa_lib.packages.ziputil import open_zip, read_member, read_optional
 from fenfa_lib.text import is_ascii_number
 
@@ -23,6 +25,7 @@ MANIFEST = "base/manifest/AndroidManifest.xml"
 MANIFEST_LIMIT = 8 * MIB
 TABLE_LIMIT = 32 * MIB
 DENSITIES = {"ldpi": 120, "mdpi": 160, "tvdpi": 213, "hdpi": 240, "xhdpi": 320, "xxhdpi": 480, "xxxhdpi": 640}
+NATIVE_LIBRARY = re.compile(r"^[^/]+/lib/([^/]+)/[^/]+\.so$")  # in any module, not only base/
 FALLBACK_ICON = re.compile(r"^base/res/mipmap-([^/]*)/ic_launcher\.(png|webp)$")
 
 
@@ -40,7 +43,9 @@ def parse_aab(path):
         data = read_optional(archive, "base/resources.pb", TABLE_LIMIT)
         table = References(_Table(data).configs) if data else None
         icon = _icon(archive, table, manifest.icons) if table else None
-        return build_app_info("aab", manifest, lambda ref: _string(table, ref), icon or _fallback_icon(archive))
+        archive_metadata = {"native_abis": native_abis(archive, NATIVE_LIBRARY), **android_signing(path, archive)}
+        return build_app_info("aab", manifest, lambda ref: _string(table, ref), icon or _fallback_icon(archive),
+                              archive_metadata)
 
 
 def _fields(data):

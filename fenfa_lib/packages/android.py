@@ -8,6 +8,7 @@ from apkutils2.axml.public import SYSTEM_RESOURCES
 from fenfa_lib.config import MIB
 from fenfa_lib.packages.appinfo import (
     MAX_DISPLAY_NAME_LENGTH,
+    MAX_IDENTIFIER_LENGTH,
     MAX_OS_VERSION_LENGTH,
     AppInfo,
     PackageError,
@@ -25,6 +26,7 @@ MAX_RESOLUTIONS = 20_000  # values one parse may visit while resolving reference
 ANDROID_ATTRIBUTES = SYSTEM_RESOURCES["attributes"]["inverse"]
 ANYDPI, NODPI = 0xFFFE, 0xFFFF
 RASTER_SUFFIXES = (".png", ".webp")
+MAX_LISTED = 500  # permissions, features or ABIs kept: real apps declare a few dozen
 
 
 class Ref(NamedTuple):
@@ -58,6 +60,8 @@ class Manifest:
     label: str | Ref | None
     icons: list  # Refs: the launcher activity's icon first, then the application's
     device_family: list
+    permissions: list
+    features: list  # {"name", "required"} of each <uses-feature> that names one
 
 
 def read_manifest(root):
@@ -79,7 +83,41 @@ def read_manifest(root):
         label=application.attrs.get("label"),
         icons=[icon for icon in icons if isinstance(icon, Ref)],
         device_family=["watch"] if watch else [],
+        permissions=_names(root, "uses-permission", "uses-permission-sdk-23"),
+        features=_features(root),
     )
+
+
+def _names(root, *tags):
+    """The distinct `name` attributes of the elements with these tags, in document order, at most MAX_LISTED."""
+    names = [element.attrs.get("name") for tag in tags for element in root.iter(tag)]
+    return list(dict.fromkeys(clipped(name.strip(), MAX_IDENTIFIER_LENGTH) for name in names if _is_name(name)))[
+        :MAX_LISTED]
+
+
+def _features(root):
+    """{"name", "required"} of each distinct <uses-feature> name (those giving only glEsVersion have none)."""
+    features = {}
+    for feature in root.iter("uses-feature"):
+        if _is_name(feature.attrs.get("name")):
+            name = clipped(feature.attrs["name"].strip(), MAX_IDENTIFIER_LENGTH)
+            features.setdefault(name, feature.attrs.get("required") is not False)
+    return [{"name": name, "required": required} for name, required in features.items()][:MAX_LISTED]
+
+
+def _is_name(value):
+    return isinstance(value, str) and bool(value.strip())
+
+
+def native_abis(archive, library_pattern):
+    """The ABIs native libraries are built for: group 1 of the members matching `library_pattern` (such as
+    lib/<abi>/name.so)."""
+    abis = set()
+    for name in archive.namelist():
+        match = library_pattern.match(name)
+        if match:
+            abis.add(match.group(1))
+    return sorted(abis)[:MAX_LISTED]
 
 
 def _launcher_icon(application):
@@ -101,8 +139,9 @@ def _scalar(value):
     return str(value).strip() or None
 
 
-def build_app_info(package_type, manifest, resolve_string, icon):
-    """AppInfo from a manifest; resolve_string turns a Ref into text (or None)."""
+def build_app_info(package_type, manifest, resolve_string, icon, archive_metadata):
+    """AppInfo from a manifest; resolve_string turns a Ref into text (or None); archive_metadata holds what the
+    zip itself says (native ABIs, signatures), for release.metadata."""
     version_name = manifest.version_name
     version_name = _scalar(resolve_string(version_name) if isinstance(version_name, Ref) else version_name)
     version_name = checked_version(version_name, "versionName")
@@ -123,6 +162,7 @@ def build_app_info(package_type, manifest, resolve_string, icon):
         device_family=manifest.device_family,
         icon=icon,
         installable=package_type != "aab",
+        metadata={"permissions": manifest.permissions, "features": manifest.features, **archive_metadata},
     )
 
 

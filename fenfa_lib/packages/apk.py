@@ -18,13 +18,16 @@ from fenfa_lib.packages.android import (
     density_rank,
     first_image,
     icon_rasters,
+    native_abis,
     read_manifest,
 )
 from fenfa_lib.packages.appinfo import PackageError, metadata_errors_as_package_error
+from fenfa_lib.packages.signing import android_signing
 from fenfa_lib.packages.ziputil import open_zip, read_member, read_optional
 
 MANIFEST_LIMIT = 8 * MIB
 ARSC_LIMIT = 32 * MIB
+NATIVE_LIBRARY = re.compile(r"^lib/([^/]+)/[^/]+\.so$")
 FALLBACK_ICON = re.compile(r"^res/mipmap[^/]*/ic_launcher[^/]*\.(png|webp)$")
 CONFIG_FIELDS = ("imsi", "locale", "screenType", "input", "screenSize", "version", "screenConfig", "screenSizeDp")
 
@@ -39,7 +42,9 @@ def parse_apk(path):
         table = _resource_table(archive)
         resolve = partial(_resolved, References(partial(_configs, table))) if table else lambda ref: []
         icon = _icon(archive, resolve, manifest.icons) if table else None
-        return build_app_info("apk", manifest, lambda ref: _string(resolve, ref), icon or _fallback_icon(archive))
+        archive_metadata = {"native_abis": native_abis(archive, NATIVE_LIBRARY), **android_signing(path, archive)}
+        return build_app_info("apk", manifest, lambda ref: _string(resolve, ref), icon or _fallback_icon(archive),
+                              archive_metadata)
 
 
 def binary_xml_tree(data):

@@ -34,15 +34,19 @@ class ProfileInfo:
     expires_at: datetime
     devices: list[str] = field(default_factory=list)
     certificates: list[dict] = field(default_factory=list)  # {"name": subject CN, "expires_at": datetime}
+    entitlements: dict = field(default_factory=dict)  # JSON values only
+
+
+MOBILE_PACKAGE_TYPES = ("ipa", "apk", "aab")
 
 
 @dataclass
 class AppInfo:
-    """What a package says about itself; empty (`is_app` false) for files that are not app packages, such as
-    desktop installers."""
+    """What a package says about itself; empty for a file that says nothing readable, such as an unparsed
+    desktop installer."""
 
-    package_type: str = ""  # "ipa" | "apk" | "aab"
-    platform: str = ""  # "ios" | "android"
+    package_type: str = ""  # "ipa" | "apk" | "aab", or a desktop file's extension: "deb", "msi", "zip"...
+    platform: str = ""  # "ios" | "android" | "macos" | "windows" | "linux"
     identifier: str = ""
     version: str = ""
     build: str = ""
@@ -53,10 +57,12 @@ class AppInfo:
     icon: bytes | None = None  # PNG or WebP
     profile: ProfileInfo | None = None
     installable: bool = True
+    metadata: dict = field(default_factory=dict)  # format-specific facts for admins (release.metadata): JSON values
 
     @property
     def is_app(self):
-        return bool(self.package_type)
+        """A phone app package: it names the app its variant must have, and smart upload files it by that name."""
+        return self.package_type in MOBILE_PACKAGE_TYPES
 
 
 @contextmanager

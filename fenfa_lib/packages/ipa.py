@@ -5,6 +5,7 @@ import re
 from fenfa_lib.config import MIB
 from fenfa_lib.packages.appinfo import (
     MAX_DISPLAY_NAME_LENGTH,
+    MAX_IDENTIFIER_LENGTH,
     MAX_OS_VERSION_LENGTH,
     AppInfo,
     PackageError,
@@ -26,6 +27,10 @@ ICON_HEADER_BYTES = 64
 MAX_ICON_AREA = 1024 * 1024  # root icons are at most 180 px; decrushing a bigger one would cost seconds
 DEVICE_FAMILIES = {1: "iphone", 2: "ipad", 3: "tv", 4: "watch", 7: "vision"}
 PLATFORM_FAMILIES = {"AppleTVOS": "tv", "WatchOS": "watch", "XROS": "vision"}
+USAGE_DESCRIPTION = re.compile(r"^NS[A-Za-z]+UsageDescription$")
+MAX_LISTED = 200  # capabilities, URL schemes, usage keys or extensions kept: real apps have a few
+MAX_EXTENSIONS = 32  # extension Info.plists read, each up to EXTENSION_PLIST_LIMIT
+EXTENSION_PLIST_LIMIT = 1 * MIB
 
 
 def parse_ipa(path):
@@ -43,6 +48,7 @@ def parse_ipa(path):
         if not (version or build):
             raise PackageError("Info.plist has no CFBundleShortVersionString or CFBundleVersion")
         display_name = _text(plist.get("CFBundleDisplayName")) or _text(plist.get("CFBundleName")) or identifier
+        profile = _profile(archive, app_dir)
         return AppInfo(
             package_type="ipa",
             platform="ios",
@@ -54,7 +60,15 @@ def parse_ipa(path):
             target_os=clipped(_text(plist.get("DTPlatformVersion")), MAX_OS_VERSION_LENGTH),
             device_family=_device_family(plist),
             icon=_icon(archive, app_dir, _icon_names(plist)),
-            profile=_profile(archive, app_dir),
+            profile=profile,
+            metadata={
+                "entitlements": profile.entitlements if profile else {},
+                "required_capabilities": _capabilities(plist.get("UIRequiredDeviceCapabilities")),
+                "usage_descriptions": sorted(key for key in plist if USAGE_DESCRIPTION.match(key))[:MAX_LISTED],
+                "url_schemes": _url_schemes(plist.get("CFBundleURLTypes")),
+                "ui_device_family": _device_family_numbers(plist.get("UIDeviceFamily")),
+                "app_extensions": _app_extensions(archive, app_dir),
+            },
         )
 
 
@@ -96,6 +110,41 @@ def _device_family(plist):
     if found & {"tv", "watch", "vision"}:
         found.discard("iphone")
     return [family for family in DEVICE_FAMILIES.values() if family in found]
+
+
+def _capabilities(value):
+    """UIRequiredDeviceCapabilities as a list of names: a list of them, or a dict of those set to true."""
+    if isinstance(value, dict):
+        value = [name for name, required in value.items() if required is True]
+    return [clipped(name, MAX_IDENTIFIER_LENGTH) for name in _strings(value)][:MAX_LISTED]
+
+
+def _url_schemes(url_types):
+    schemes = [scheme for url_type in url_types if isinstance(url_type, dict)
+               for scheme in _strings(url_type.get("CFBundleURLSchemes"))] if isinstance(url_types, list) else []
+    return list(dict.fromkeys(clipped(scheme, MAX_IDENTIFIER_LENGTH) for scheme in schemes))[:MAX_LISTED]
+
+
+def _device_family_numbers(value):
+    values = value if isinstance(value, list) else [value]
+    return [int(number) for number in values if isinstance(number, (int, str)) and not isinstance(number, bool)
+            and is_ascii_number(str(number), max_digits=3)][:MAX_LISTED]
+
+
+def _app_extensions(archive, app_dir):
+    """The bundle identifiers of the app's extensions (PlugIns/*.appex), from the first MAX_EXTENSIONS."""
+    pattern = re.compile(re.escape(app_dir) + r"PlugIns/[^/]+\.appex/Info\.plist$")
+    identifiers = []
+    for name in [name for name in archive.namelist() if pattern.match(name)][:MAX_EXTENSIONS]:
+        data = read_optional(archive, name, EXTENSION_PLIST_LIMIT)
+        try:
+            plist = plistlib.loads(data) if data else None
+        except Exception:  # plistlib raises many exception types; a broken extension plist is left out
+            continue
+        identifier = _text(plist.get("CFBundleIdentifier")) if isinstance(plist, dict) else None
+        if identifier:
+            identifiers.append(clipped(identifier, MAX_IDENTIFIER_LENGTH))
+    return identifiers
 
 
 def _icon_names(plist):

@@ -27,6 +27,7 @@ def parse_mobileprovision(der):
         expires_at=_utc(info["ExpirationDate"]),
         devices=devices,
         certificates=[cert for cert in map(_certificate, _list(info.get("DeveloperCertificates"))) if cert],
+        entitlements={key: value for key, value in entitlements.items() if _is_json(value)},
     )
 
 
@@ -66,6 +67,18 @@ def _certificate(der):
         return {"name": str(names[0].value) if names else "", "expires_at": certificate.not_valid_after_utc}
     except ValueError:
         return None
+
+
+def _is_json(value, depth=0):
+    """Whether a plist value is made of JSON types only (no data or dates), nested at most a few levels."""
+    if isinstance(value, (str, bool, int, float)):
+        return True
+    if depth > 4:
+        return False
+    if isinstance(value, list):
+        return all(_is_json(item, depth + 1) for item in value)
+    return isinstance(value, dict) and all(isinstance(key, str) and _is_json(item, depth + 1)
+                                           for key, item in value.items())
 
 
 def _utc(value):
