@@ -1,7 +1,9 @@
 """The routes of the OpenAPI document (fenfa_lib/web/openapi.py): one entry per path and method, built from the
 same limits the views check. HTML pages other than the public ones are left out."""
 from fenfa_lib.events import EVENT_TYPES
+from fenfa_lib.ids import MAX_SLUG_LENGTH
 from fenfa_lib.packages.filetypes import CONTENT_TYPES, EXTENSIONS
+from fenfa_lib.web.latest import MAX_ID_LENGTH
 from fenfa_lib.web.public_api import MAX_EVENT_BYTES
 from fenfa_lib.web.udid import PROFILE_MIMETYPE
 from fenfa_lib.web.upload import FORM_LIMITS
@@ -163,6 +165,25 @@ APP = path_param("app_id", "a variant ID (`var_…`), or a product ID (`prd_…`
 DEVICE = path_param("device_id")
 SLUG = path_param("slug", "the product's slug")
 PUBLIC_RELEASE = "a published release of a published variant and product"
+PLATFORM = {"type": "string", "enum": list(EXTENSIONS)}
+CHANNEL = query("channel", "only releases of this channel", text(FORM_LIMITS["channel"]))
+UPDATE_CHECK_PARAMS = [
+    query("variant", "a published variant (`var_…`); or give product and platform", text(MAX_ID_LENGTH)),
+    query("product", "a published product's slug, with platform", text(MAX_SLUG_LENGTH)),
+    query("platform", "the platform of the product's variants (with variant: it must be the variant's)", PLATFORM),
+    query("version", "the version the caller runs (version or build is required)", text(FORM_LIMITS["version"])),
+    query("build", "the build the caller runs, e.g. 41 or 1.2.3.4", text(FORM_LIMITS["version"])),
+    CHANNEL,
+]
+UPDATE_CHECK = {"type": "object", "required": ["update_available", "latest"], "properties": {
+    "update_available": {"type": "boolean"},
+    "latest": {"oneOf": [{"type": "null"}, {"allOf": [ref("Release"), {
+        "type": "object", "required": ["download_url", "page_url"], "properties": {
+            "download_url": {"type": "string"}, "page_url": {"type": "string"},
+            "ios_install_url": {"type": "string", "description": "iOS releases only"}}}]}]}}}
+LATEST_LINK_ARGS = [query("variant", "only this variant of the product", text(MAX_ID_LENGTH)), CHANNEL]
+HIGHEST = ("The highest release by version, then build, then upload time (see /api/update-check), never an "
+           ".aab; device verdicts such as an expired profile are the product page's business, not the link's.")
 
 WEBHOOK = path_param("webhook_id")
 WEBHOOK_FIELDS = {
@@ -228,6 +249,22 @@ PATHS = {
             "206": {"description": "the requested range", "content": file_content(*BUILD_TYPES)},
             "302": {"description": "redirect to the file in S3 (presigned or public URL)"},
             "304": {"description": "the cached copy is current"}})},
+    "/api/update-check": {"get": op(
+        "Whether a build above the caller's version or build is there to install", "public", PUBLIC, UPDATE_CHECK,
+        params=UPDATE_CHECK_PARAMS, errors=[400, 404], description=(
+            "`latest` is the highest release (version first, then build, then upload time; a pre-release suffix "
+            "such as -beta, rc1 or [BETA] sorts before the plain release) that a device can install from its "
+            "link: never an .aab, nor a build whose profile expired or is for the App Store, nor one for another "
+            "device; null when there is none. `update_available` compares it with the version and build given, "
+            "on the fields both have. Reads only."))},
+    "/products/{slug}/latest/{platform}": {"get": op(
+        "Redirect to the download of the product's highest build for a platform", "pages", PUBLIC, status=302,
+        params=[SLUG, param("platform", "path", "the platform of the build", PLATFORM), *LATEST_LINK_ARGS],
+        content={}, errors=[400, 404], description=HIGHEST, html_errors=True)},
+    "/products/{slug}/latest/ios/manifest.plist": {"get": op(
+        "The itms-services manifest of the product's highest iOS build: one install link for every build",
+        "pages", PUBLIC, params=[SLUG, *LATEST_LINK_ARGS], content=file_content("application/xml"), errors=[400, 404],
+        description=HIGHEST, html_errors=True)},
     # UDID registration.
     "/udid/profile.mobileconfig": {"get": op(
         "The Profile Service profile that makes iOS post its UDID", "udid", PUBLIC,
