@@ -117,6 +117,15 @@ def update_variant(variant, changes):
     return variant
 
 
+def update_release(release, changes):
+    """Apply `changes` (changelog, channel, pinned) to `release`."""
+    for field, value in changes.items():
+        setattr(release, field, value)
+    if changes:
+        release.save(only=list(changes))
+    return release
+
+
 def delete_rows(row, releases):
     """Delete `row` (its children go by cascade), then the files of `releases`, its releases. They are
     listed inside the write transaction, so an upload committing meanwhile cannot leave files behind."""

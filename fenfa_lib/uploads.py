@@ -3,8 +3,9 @@ import json
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
-from fenfa_lib import webhooks
+from fenfa_lib import retention, webhooks
 from fenfa_lib.catalog import find_or_create_variant, find_variant
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import record_event
@@ -17,6 +18,8 @@ from fenfa_lib.release_files import release_folder, storage_for
 from fenfa_lib.storage import StorageError
 
 log = logging.getLogger("fenfa")
+CI_FIELDS = ("branch", "git_commit", "ci_url", "source")  # where a build came from, as its CI tells
+PROFILE_EXPIRY_WARNING = timedelta(days=14)  # a profile expiring sooner than this is worth a warning
 
 
 @dataclass(frozen=True)
@@ -29,17 +32,69 @@ class ReceivedFile:
     sha256: str
 
 
-def add_release(received, fields, client, variant=None):
-    """The release made from `received` with the form's `fields`. Without `variant` (a smart upload that
-    names none) the package's own variant is found, or created with its product."""
+@dataclass(frozen=True)
+class AddedRelease:
+    """What an upload made: its release (an earlier one of the same file when `duplicate`, and then nothing was
+    stored), and the warnings its uploader should read."""
+
+    release: Release
+    duplicate: bool = False
+    warnings: tuple = ()
+
+
+class DuplicateFound(Exception):
+    """The file became a release of the variant while this upload was being stored: roll it back."""
+
+    def __init__(self, release):
+        super().__init__(release.id)
+        self.release = release
+
+
+def add_release(received, fields, client, variant=None, may_create=False, skip_duplicate=False):
+    """The release made from `received` with the form's `fields`, then the variant's retention applied. Without
+    `variant` (a smart upload that names none) the package's own variant is found, or, when `may_create`,
+    created with its product. With `skip_duplicate`, a file the variant already has a release of is answered
+    with that release and nothing is stored."""
     info = inspect_package(received, variant.platform if variant else None)
     if variant is None:
-        if not info.is_app:
-            raise ApiError(400, "variant_id is required for files that are not .ipa, .apk or .aab")
-        variant = find_variant(info)
+        variant = package_variant(info, may_create)
     else:
         check_identifier(variant, info)
-    return create_release(variant, received, fields, info, client)
+    earlier = release_of_file(variant, received.sha256) if skip_duplicate and variant else None
+    if earlier:
+        return duplicate_of(earlier, received)
+    try:
+        added = create_release(variant, received, fields, info, client, skip_duplicate)
+    except DuplicateFound as found:
+        return duplicate_of(found.release, received)
+    retention.prune_releases(added.release.variant_id, added.release.id)
+    return added
+
+
+def package_variant(info, may_create):
+    """The existing variant of an app package, or None for one to create; 403 when the caller may not create."""
+    if not info.is_app:
+        raise ApiError(400, "variant_id is required for files that are not .ipa, .apk or .aab")
+    variant = find_variant(info)
+    if variant is None and not may_create:
+        raise ApiError(403, f"no variant has platform {info.platform} and identifier {info.identifier}: an admin "
+                            "must create it (or smart-upload this build with an admin token) before an upload token "
+                            "can upload to it")
+    return variant
+
+
+def release_of_file(variant, sha256):
+    """The oldest release of `variant` whose file has this SHA-256, or None."""
+    query = Release.select().where((Release.variant == variant.id) & (Release.sha256 == sha256))
+    return query.order_by(Release.created_at, Release.id).first()
+
+
+def duplicate_of(release, received):
+    """The answer for a file the variant already has: no row, no file, no event (no release was made)."""
+    log.info("upload: %s is release %s of variant %s already; nothing stored", received.name, release.id,
+             release.variant_id, extra={"fields": {"event": "upload_duplicate", "release_id": release.id,
+                                                   "variant_id": release.variant_id}})
+    return AddedRelease(release, duplicate=True, warnings=tuple(profile_warnings(next(iter(release.profiles), None))))
 
 
 def inspect_package(received, platform=None):
@@ -65,10 +120,12 @@ def check_identifier(variant, info):
         )
 
 
-def create_release(variant, received, fields, info, client):
+def create_release(variant, received, fields, info, client, skip_duplicate=False):
     """Store the files, then write every row in one short transaction: no write lock is held while a large
     file travels, and when the rows fail the stored files are deleted. With `variant` None (a smart upload of
-    an app not seen before) the package's product and variant are created in that same transaction."""
+    an app not seen before) the package's product and variant are created in that same transaction. With
+    `skip_duplicate`, a release of the same file committed meanwhile (a retry of a slow upload) raises
+    DuplicateFound once this one is undone."""
     product_id, variant_id = (variant.product_id, variant.id) if variant else (new_id("product"), new_id("variant"))
     release_id = new_id("release")
     folder = release_folder(product_id, variant_id, release_id)
@@ -85,17 +142,42 @@ def create_release(variant, received, fields, info, client):
         # IMMEDIATE takes the write lock at BEGIN (waiting for it like any writer), so the variant read below
         # cannot go stale before the inserts.
         with db.atomic("IMMEDIATE"):
-            variant = current_variant(variant, info, product_id, variant_id)
+            variant, adopted = current_variant(variant, info, product_id, variant_id)
+            earlier = release_of_file(variant, received.sha256) if skip_duplicate else None
+            if earlier:
+                raise DuplicateFound(earlier)
             release = Release.create(variant=variant, **values)
-            if info.profile:
-                profile_row(info.profile, release).save()
+            profile = profile_row(info.profile, release) if info.profile else None
+            if profile:
+                profile.save()
             record_event("upload", client, product_id, variant_id, release_id)
             webhooks.enqueue("release.created", variant.product, variant, release)
     log.info("upload: release %s of variant %s (product %s), %s, %d bytes, sha256 %s", release_id, variant_id,
              product_id, received.name, received.size, received.sha256,
              extra={"fields": {"event": "upload", "release_id": release_id, "variant_id": variant_id,
                                "product_id": product_id, "size_bytes": received.size}})
-    return release
+    adoption = [f"the variant had no identifier and took {variant.identifier} from this package: later uploads "
+                "to it must have that identifier"] if adopted else []
+    return AddedRelease(release, warnings=(*profile_warnings(profile), *adoption))
+
+
+def profile_warnings(profile, now=None):
+    """What the uploader of a build signed with `profile` (a ProvisioningProfile row, or None) should know."""
+    if profile is None:
+        return []
+    warnings = []
+    if profile.kind == "app-store":
+        warnings.append("this IPA is signed for the App Store: devices install it only through TestFlight or the "
+                        "App Store, not from its page here")
+    now = now or utcnow()
+    expires_at = profile.expires_at
+    if expires_at and expires_at <= now:
+        warnings.append(f"the provisioning profile expired on {expires_at:%Y-%m-%d}: iOS refuses to install this "
+                        "build")
+    elif expires_at and expires_at - now <= PROFILE_EXPIRY_WARNING:
+        warnings.append(f"the provisioning profile expires on {expires_at:%Y-%m-%d} (in less than "
+                        f"{PROFILE_EXPIRY_WARNING.days} days): iOS refuses to install this build after that")
+    return warnings
 
 
 @contextmanager
@@ -113,22 +195,24 @@ def removed_on_failure(storage, folder):
 
 
 def current_variant(variant, info, product_id, variant_id):
-    """The release's variant as the transaction sees it, since storing the file took a while: read again
-    (filling in an empty identifier), or found or created from the package with the planned IDs."""
+    """(the release's variant as the transaction sees it, since storing the file took a while, whether it
+    adopted the package's identifier): read again (an empty identifier filled in), or found or created from
+    the package with the planned IDs."""
     if variant is None:
         variant = find_or_create_variant(info, product_id, variant_id)
         if variant.id != variant_id:
             raise ApiError(409, f"an app with identifier {info.identifier} was added during the upload; "
                                 "send the file again")
-        return variant
+        return variant, False
     variant = Variant.get_or_none(Variant.id == variant_id)
     if variant is None:
         raise ApiError(404, f"variant {variant_id} was deleted during the upload")
     check_identifier(variant, info)
-    if info.is_app and not variant.identifier:
+    adopted = info.is_app and not variant.identifier
+    if adopted:
         variant.identifier = info.identifier
         variant.save(only=[Variant.identifier])
-    return variant
+    return variant, adopted
 
 
 def release_values(release_id, folder, storage_kind, received, fields, info, variant, icon_key):
@@ -141,6 +225,7 @@ def release_values(release_id, folder, storage_kind, received, fields, info, var
         "build": fields.get("build") or info.build,
         "channel": fields.get("channel", ""),
         "changelog": fields.get("changelog", ""),
+        **{name: fields.get(name, "") for name in CI_FIELDS},
         "min_os": fields.get("min_os") or info.min_os or variant_min_os,
         "display_name": info.display_name,
         "identifier": info.identifier or variant_identifier,
@@ -156,9 +241,12 @@ def release_values(release_id, folder, storage_kind, received, fields, info, var
 
 
 def package_metadata(info):
+    """release.metadata: what the parser read for admins (permissions, entitlements, signer...), with the facts
+    the install verdict reads; a desktop file's own fields; nothing for a file that said nothing."""
     if not info.is_app:
-        return {}
+        return {**info.metadata, "package_type": info.package_type} if info.package_type else {}
     return {
+        **info.metadata,
         "package_type": info.package_type,
         "device_family": list(info.device_family or []),
         "target_os": info.target_os,

@@ -41,7 +41,8 @@ def test_releases_csv_rows_filters_and_formula_guard(api):
     api.upload_release(linux["id"], "a.tar.gz", b"\x1f\x8b" + b"\0" * 64)
     rows = read_csv(api.call("GET", "/admin/exports/releases.csv"))
     assert rows[0] == ["release_id", "product_id", "variant_id", "platform", "identifier", "version", "build",
-                       "channel", "file_name", "size_bytes", "sha256", "download_count", "created_at"]
+                       "channel", "file_name", "size_bytes", "sha256", "download_count", "created_at", "branch",
+                       "git_commit", "ci_url", "source"]
     assert len(rows) == 3
     only_windows = read_csv(api.call("GET", "/admin/exports/releases.csv?platform=Windows"))
     assert len(only_windows) == 2

@@ -120,7 +120,7 @@ def test_a_live_put_is_received_into_its_spool_and_renamed_into_place(data_dir, 
         assert answer["ok"] is True, answer
         release = answer["data"]["release"]
         assert release["sha256"] == hashlib.sha256(sample.read_bytes()).hexdigest()
-        assert set(answer["data"]) == {"app", "release", "urls"}
+        assert set(answer["data"]) == {"app", "release", "urls", "duplicate", "warnings"}
         assert answer["data"]["app"]["bundle_id"] == IPA_ID
         stored = data_dir / "uploads" / variant["product_id"] / variant["id"] / release["id"] / IPA
         assert stored.read_bytes() == sample.read_bytes()

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 from functools import wraps
 
-from flask import current_app, request, session
+from flask import current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import TooManyRequests
 
@@ -93,15 +93,19 @@ def require_token(scope):
     def decorator(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if scope == "admin" and request_scope() != "admin":
+            g.token_scope = request_scope()
+            if scope == "admin" and g.token_scope != "admin":
                 raise ApiError(403, "this endpoint needs an admin token")
-            if scope != "admin":
-                request_scope()
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def granted_scope():
+    """The scope require_token found this request to have: 'admin' or 'upload'."""
+    return g.token_scope
 
 
 def require_admin(blueprint):

@@ -11,8 +11,10 @@ from fenfa_lib.web.admin.catalog import INT32_MAX, INT32_MIN
 from fenfa_lib.web.admin.settings import MAX_PRESIGN_SECONDS, MAX_RETENTION_DAYS, SECRET_FIELDS, STORAGE_TYPES
 from fenfa_lib.web.auth import CSRF_HEADER
 from fenfa_lib.web.envelope import ERROR_CODES
-from fenfa_lib.web.openapi_paths import PATHS, ref, text
+from fenfa_lib.web.openapi_build import ref, text
+from fenfa_lib.web.openapi_paths import PATHS
 from fenfa_lib.web.public_api import MAX_EXTRA_KEYS, MAX_EXTRA_TEXT
+from fenfa_lib.web.upload import FORM_LIMITS
 
 bp = Blueprint("openapi", __name__)
 STRING = {"type": "string"}
@@ -53,6 +55,14 @@ VARIANT_FIELDS = {
     "min_os": text(32),
     "sort_order": {"type": "integer", "minimum": INT32_MIN, "maximum": INT32_MAX},
     "published": BOOLEAN,
+    "keep_releases": {"type": ["integer", "null"], "minimum": 1, "maximum": INT32_MAX,
+                      "description": "after each upload, keep the pinned releases and this many newest unpinned "
+                                     "ones, deleting the rest with their files; null keeps every release"},
+}
+RELEASE_FIELDS = {  # what PUT /admin/api/releases/{release_id} changes; null clears a text
+    "changelog": {"type": ["string", "null"], "maxLength": FORM_LIMITS["changelog"]},
+    "channel": {"type": ["string", "null"], "maxLength": FORM_LIMITS["channel"]},
+    "pinned": {"type": "boolean", "description": "a pinned release is never deleted by the variant's keep_releases"},
 }
 URL = {"type": "string", "description": "an http(s):// base URL"}
 SETTING_FIELDS = {  # every setting PUT /admin/api/settings takes; null clears it
@@ -101,6 +111,7 @@ def request_schemas():
         "ProductUpdate": strict_object(PRODUCT_FIELDS),
         "VariantCreate": strict_object(VARIANT_FIELDS, ("platform", "display_name", "identifier")),
         "VariantUpdate": strict_object(VARIANT_FIELDS),
+        "ReleaseUpdate": strict_object(RELEASE_FIELDS),
         "SettingsUpdate": strict_object(settings),
         "EventInput": {**strict_object({
             "type": {"type": "string", "enum": ["click", "visit"]},
@@ -119,13 +130,20 @@ def response_schemas():
                            description=STRING, published=BOOLEAN, **timestamps)
     variant = loose_object(("id", "product_id", "platform"), id=STRING, product_id=STRING, platform=STRING,
                            display_name=STRING, identifier=STRING, arch=STRING, installer_type=STRING,
-                           min_os=STRING, sort_order=INTEGER, published=BOOLEAN, **timestamps)
+                           min_os=STRING, sort_order=INTEGER, published=BOOLEAN,
+                           keep_releases={"type": ["integer", "null"]}, **timestamps)
+    ci = loose_object(("branch", "git_commit", "ci_url", "source"), branch=STRING, git_commit=STRING, ci_url=STRING,
+                      source=STRING)
     release = loose_object(("id", "variant_id", "version", "size_bytes", "sha256"), id=STRING, variant_id=STRING,
                            version=NULLABLE_TEXT, build=NULLABLE_TEXT, channel=NULLABLE_TEXT,
                            changelog=NULLABLE_TEXT, min_os=NULLABLE_TEXT, file_name=STRING, size_bytes=INTEGER,
                            sha256=STRING, download_count=INTEGER, icon_url=NULLABLE_TEXT, created_at=MOMENT,
-                           storage=STRING, provisioning_profile={"oneOf": [ref("ProvisioningProfile"),
-                                                                           {"type": "null"}]})
+                           storage=STRING, pinned=BOOLEAN, ci=ref("ReleaseCi"),
+                           provisioning_profile={"oneOf": [ref("ProvisioningProfile"), {"type": "null"}]})
+    uploaded = {"allOf": [ref("Release"), loose_object(
+        ("display_name", "identifier", "min_os", "icon_url", "profile", "ci", "pinned"), display_name=STRING,
+        identifier=STRING, profile={"oneOf": [{"type": "null"}, loose_object(
+            ("type", "expires_at", "device_count"), type=STRING, expires_at=MOMENT, device_count=INTEGER)]})]}
     profile = loose_object(("type", "team_id", "expires_at", "device_count"), type=STRING, name=NULLABLE_TEXT,
                            uuid=NULLABLE_TEXT, team_id=NULLABLE_TEXT, team_name=NULLABLE_TEXT,
                            app_id=NULLABLE_TEXT, created_at=MOMENT, expires_at=MOMENT, device_count=INTEGER,
@@ -141,6 +159,8 @@ def response_schemas():
         "ProductListed": {"allOf": [ref("Product"), loose_object(("variant_count",), variant_count=INTEGER)]},
         "Variant": variant,
         "Release": release,
+        "ReleaseCi": ci,
+        "UploadedRelease": uploaded,
         "ProvisioningProfile": profile,
         "ProductDetail": loose_object(("product", "variants"), product=ref("Product"), variants={
             "type": "array", "items": {"allOf": [ref("Variant"), loose_object(
@@ -169,9 +189,13 @@ def response_schemas():
                                       "allowed_extensions"), storage_type=STRING, upload_domain=STRING,
                                      max_upload_mb={"type": "number"}, max_upload_bytes=INTEGER,
                                      allowed_extensions=ANY_OBJECT),
-        "UploadAnswer": loose_object(("app", "release", "urls"), app=loose_object(("id", "product_id", "variant_id")),
-                                     release=loose_object(("id", "sha256", "size_bytes")),
-                                     urls=loose_object(("page", "release_page", "download", "qrcode"))),
+        "UploadAnswer": loose_object(("app", "release", "urls", "duplicate", "warnings"),
+                                     app=loose_object(("id", "product_id", "variant_id")),
+                                     release=ref("UploadedRelease"),
+                                     urls=loose_object(("page", "release_page", "download", "qrcode")),
+                                     duplicate={**BOOLEAN, "description": "true: the variant had a release of this "
+                                                "file (skip_duplicate), answered with 200 and nothing stored"},
+                                     warnings={"type": "array", "items": STRING}),
         "ParsedApp": loose_object(("file_name", "size_bytes", "sha256", "platform", "identifier"),
                                   file_name=STRING, size_bytes=INTEGER, sha256=STRING, platform=STRING,
                                   identifier=NULLABLE_TEXT, icon=NULLABLE_TEXT, variant_id=NULLABLE_TEXT),
@@ -200,7 +224,8 @@ def security_schemes():
         "AdminToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
                        "description": f"{token} Admin scope."},
         "UploadToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
-                        "description": f"{token} Upload scope: POST /upload only."},
+                        "description": f"{token} Upload scope: uploads (smart uploads into existing variants) "
+                                       "and parse-app."},
         "AdminSession": {"type": "apiKey", "in": "cookie", "name": "session",
                          "description": "A browser signed in at /admin with an admin token; it also sends "
                                         f"its {CSRF_HEADER} header."},

@@ -4,43 +4,30 @@ from fenfa_lib.events import EVENT_TYPES
 from fenfa_lib.ids import MAX_SLUG_LENGTH
 from fenfa_lib.packages.filetypes import CONTENT_TYPES, EXTENSIONS
 from fenfa_lib.web.latest import MAX_ID_LENGTH
+from fenfa_lib.web.openapi_build import (
+    ADMIN,
+    HTML,
+    PUBLIC,
+    UPLOAD,
+    envelope,
+    file_content,
+    items_of,
+    json_body,
+    listed,
+    op,
+    param,
+    path_param,
+    query,
+    ref,
+    text,
+    wrapped,
+)
 from fenfa_lib.web.public_api import MAX_EVENT_BYTES
 from fenfa_lib.web.udid import PROFILE_MIMETYPE
 from fenfa_lib.web.upload import FORM_LIMITS
 from fenfa_lib.web.validate import MAX_LIMIT, MAX_OFFSET
 from fenfa_lib.webhook_delivery import PING
 from fenfa_lib.webhooks import EVENTS, KINDS, MAX_SECRET_LENGTH, MAX_URL_LENGTH
-
-ADMIN = [{"AdminToken": []}, {"AdminSession": [], "CsrfToken": []}]
-UPLOAD = [{"UploadToken": []}, *ADMIN]
-PUBLIC = []
-ID_PATTERNS = {"product_id": "prd_", "variant_id": "var_", "release_id": "rel_", "device_id": "dev_",
-               "webhook_id": "whk_"}
-
-
-def ref(name):
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def text(max_length=255, **extra):
-    return {"type": "string", "maxLength": max_length, **extra}
-
-
-def param(name, where, description, schema=None, required=False):
-    return {"name": name, "in": where, "required": required or where == "path", "description": description,
-            "schema": schema or {"type": "string"}}
-
-
-def path_param(name, description=None):
-    kind = name.removesuffix("_id")
-    prefix = ID_PATTERNS.get(name)
-    hint = f" (`{prefix}` and 16 hex characters)" if prefix else ""
-    return param(name, "path", description or f"the {kind}'s ID{hint}")
-
-
-def query(name, description, schema=None, required=False):
-    return param(name, "query", description, schema, required)
-
 
 PAGE = [
     query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}),
@@ -59,17 +46,27 @@ DEVICE_FILTERS = [query("variant_id", "only devices bound to this variant"),
 RELEASE_FILTERS = [query("product_id", "only releases of this product"),
                    query("variant_id", "only releases of this variant"),
                    query("platform", "only releases for this platform", {"type": "string", "enum": list(EXTENSIONS)}),
+                   *(query(name, f"only releases of this {name}", text(FORM_LIMITS[name]))
+                     for name in ("version", "build", "channel")),
+                   query("git_commit", "only releases of commits that start with this (7 to 64 hex characters)",
+                         text(64, pattern="^[0-9a-fA-F]{7,64}$")),
+                   query("sha256", "only releases of this file", text(64, pattern="^[0-9a-fA-F]{64}$")),
                    *TIME_RANGE]
-
-
-def json_body(schema, required=False):
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
 def upload_form(variant_required):
     fields = {name: text(limit) for name, limit in FORM_LIMITS.items()}
     fields["build"] = text(FORM_LIMITS["build"], pattern=f"^[0-9]{{0,{FORM_LIMITS['build']}}}$",
                            description="a non-negative integer")
+    fields["branch"]["description"] = "CI: the branch the build is of"
+    fields["git_commit"] = text(FORM_LIMITS["git_commit"], pattern="^([0-9a-fA-F]{7,64})?$",
+                                description="CI: the commit, 7 to 64 hex characters (stored in lower case)")
+    fields["ci_url"] = text(FORM_LIMITS["ci_url"], pattern="^https?://[^\\s]+$",
+                            description="CI: the http(s) URL of the job that built it")
+    fields["source"]["description"] = "CI: what sent it, e.g. github-actions"
+    fields["skip_duplicate"] = {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false",
+                                "description": "true: a file the variant already has a release of is answered "
+                                               "with that release (200, duplicate true) and nothing is stored"}
     schema = {
         "type": "object",
         "required": ["app_file", "variant_id"] if variant_required else ["app_file"],
@@ -96,66 +93,8 @@ RAW_UPLOAD_BODY = {"required": True, "content": {"application/octet-stream": {
     "schema": {"type": "string", "format": "binary", "description": "the build, as is"}}}}
 
 
-def op(summary, tag, security, data=None, status=200, params=(), body=None, errors=(), content=None,
-       description=None, more=None, html_errors=False):
-    """One operation. Its success is the envelope around `data` (a schema), or `content` (media type -> schema)
-    for a file route; `errors` are the statuses besides those every route of its kind may answer (in the
-    envelope, or as HTML pages for a page)."""
-    success = {"description": summary}
-    if content:
-        success["content"] = content
-    elif content is None:
-        success["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Success"} if data is None
-                                                   else envelope(data)}}
-    codes = set(errors) | {500}
-    if security:
-        codes |= {401, 403, 429}
-    if body is not None and "application/json" in body["content"]:
-        codes |= {400, 413}
-    if any(item["in"] == "path" for item in params):
-        codes.add(404)
-    if any(item["in"] == "query" and item["schema"].get("type") == "integer" for item in params):
-        codes.add(400)
-    operation = {
-        "summary": summary,
-        "tags": [tag],
-        "security": security,
-        "parameters": list(params),
-        "responses": {str(status): success, **(more or {}),
-                      **{str(code): error_response(code, html_errors) for code in sorted(codes)}},
-    }
-    if description:
-        operation["description"] = description
-    if body is not None:
-        operation["requestBody"] = body
-    return operation
-
-
-def error_response(code, html):
-    if html:
-        return {"description": f"an error page ({code})", "content": {"text/html": {"schema": {"type": "string"}}}}
-    return {"$ref": f"#/components/responses/{code}"}
-
-
-def envelope(data):
-    return {"type": "object", "required": ["ok", "data"], "additionalProperties": False,
-            "properties": {"ok": {"const": True}, "data": data}}
-
-
-def items_of(name):
-    return {"type": "object", "required": ["items", "total"],
-            "properties": {"items": {"type": "array", "items": ref(name)}, "total": {"type": "integer", "minimum": 0}}}
-
-
-def wrapped(key, name):
-    return {"type": "object", "required": [key], "properties": {key: ref(name)}}
-
-
-def file_content(*media_types):
-    return {media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in media_types}
-
-
-HTML = {"text/html": {"schema": {"type": "string"}}}
+DUPLICATE = {"200": {"description": "skip_duplicate and a file the variant already has: that release, nothing stored",
+                     "content": {"application/json": {"schema": envelope(ref("UploadAnswer"))}}}}
 BUILD_TYPES = sorted(set(CONTENT_TYPES.values()) | {"application/octet-stream"})
 DELETED = ref("Deleted")
 PRODUCT = path_param("product_id")
@@ -207,11 +146,6 @@ DELIVERY_SHAPE = {"type": "object", "required": ["id", "event", "state", "attemp
     "status_code": {"type": ["integer", "null"]}, "ok": {"type": ["boolean", "null"]}, "error": {"type": "string"},
     "created_at": {"type": "string"}, "next_attempt_at": {"type": ["string", "null"]}}}
 ONE_WEBHOOK = {"type": "object", "required": ["webhook"], "properties": {"webhook": WEBHOOK_SHAPE}}
-
-
-def listed(shape):
-    return {"type": "object", "required": ["items", "total"],
-            "properties": {"items": {"type": "array", "items": shape}, "total": {"type": "integer", "minimum": 0}}}
 
 
 PATHS = {
@@ -281,17 +215,19 @@ PATHS = {
                 query("udid_token", "the signed return token")], errors=[400, 404])},
     # Uploads.
     "/upload": {"post": op("Upload a build to a variant", "upload", UPLOAD, ref("UploadAnswer"), 201,
-                           body=upload_form(True), errors=[400, 404, 409, 413, 503])},
+                           body=upload_form(True), errors=[400, 404, 409, 413, 503], more=DUPLICATE)},
     "/upload/{file_name}": {"put": op(
         "Upload a build to a variant, the file as the request body (`curl -T`)", "upload", UPLOAD,
-        ref("UploadAnswer"), 201, body=RAW_UPLOAD_BODY, errors=[400, 404, 409, 413, 503],
+        ref("UploadAnswer"), 201, body=RAW_UPLOAD_BODY, errors=[400, 404, 409, 413, 503], more=DUPLICATE,
         params=[path_param("file_name", "the build's file name, with its extension"), *upload_query()],
         description="The same release and answer as POST /upload; the form's fields are query parameters. The "
                     "body is written to disk once, as it arrives.")},
     "/admin/api/smart-upload": {"post": op(
-        "Upload a build; the variant is found or created from the package", "upload", ADMIN, ref("UploadAnswer"), 201,
-        body=upload_form(False), errors=[400, 404, 409, 413, 503])},
-    "/admin/api/parse-app": {"post": op("Parse a package; nothing is stored", "upload", ADMIN, ref("ParsedApp"),
+        "Upload a build; the variant is found by the package's platform and identifier (or created, by an admin)",
+        "upload", UPLOAD, ref("UploadAnswer"), 201, body=upload_form(False), errors=[400, 404, 409, 413, 503],
+        more=DUPLICATE, description="An upload token uploads into existing variants only: an app no variant has "
+                                    "yet is 403, naming the platform and identifier an admin must create.")},
+    "/admin/api/parse-app": {"post": op("Parse a package; nothing is stored", "upload", UPLOAD, ref("ParsedApp"),
                                         body=upload_form(False), errors=[400, 413])},
     # Catalog.
     "/admin/api/products": {
@@ -319,8 +255,13 @@ PATHS = {
     },
     "/admin/api/variants/{variant_id}/stats": {"get": op("A variant's statistics", "catalog", ADMIN,
                                                          ref("VariantStats"), params=[VARIANT])},
-    "/admin/api/releases/{release_id}": {"delete": op("Delete a release and its file", "catalog", ADMIN, DELETED,
-                                                      params=[RELEASE], errors=[503])},
+    "/admin/api/releases": {"get": op("List releases, newest first", "catalog", ADMIN, items_of("Release"),
+                                      params=[*RELEASE_FILTERS, *PAGE], errors=[400])},
+    "/admin/api/releases/{release_id}": {
+        "put": op("Change a release's changelog, channel or pin", "catalog", ADMIN, wrapped("release", "Release"),
+                  params=[RELEASE], body=json_body(ref("ReleaseUpdate"))),
+        "delete": op("Delete a release and its file", "catalog", ADMIN, DELETED, params=[RELEASE], errors=[503]),
+    },
     "/admin/api/apps/{app_id}/publish": {"put": op("Publish a variant or product", "catalog", ADMIN,
                                                    ref("Published"), params=[APP])},
     "/admin/api/apps/{app_id}/unpublish": {"put": op("Hide a variant or product", "catalog", ADMIN,

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from fenfa_lib.config import MAX_SMALL_BODY, upload_limit_bytes
 from fenfa_lib.release_files import sweep_leftovers
+from fenfa_lib.retention import start_event_pruning
 from fenfa_lib.web.auth import LOCKOUT, scope_of
 from fenfa_lib.web.envelope import error_code, upload_limit_message
 from fenfa_lib.web.sendfile import SendfileChannel
@@ -239,9 +240,11 @@ def sweep_periodically(data_dir, interval=SWEEP_SECONDS):
 
 
 def serve(server):
-    """Serve until interrupted, sweeping crash leftovers now and then and sending webhook deliveries."""
+    """Serve until interrupted, sweeping crash leftovers now and then, sending webhook deliveries and pruning
+    old events (at once, then daily)."""
     threading.Thread(target=sweep_periodically, args=(server.data_dir,), daemon=True, name="fenfa-sweep").start()
     server.webhook_worker.start()
+    start_event_pruning()
     log.info("serving on http://%s:%s", server.effective_host, server.effective_port)
     try:
         server.run()

@@ -30,6 +30,7 @@ def variant_dict(variant):
         "min_os": variant.min_os,
         "sort_order": variant.sort_order,
         "published": variant.published,
+        "keep_releases": variant.keep_releases,
         "created_at": iso(variant.created_at),
         "updated_at": iso(variant.updated_at),
     }
@@ -53,9 +54,34 @@ def release_dict(release, admin=False):
     }
     if admin:
         data["storage"] = release.storage
+        data["pinned"] = release.pinned
+        data["ci"] = ci_dict(release)
         profile = next(iter(release.profiles), None)
         data["provisioning_profile"] = profile_dict(profile) if profile else None
+        data["metadata"] = release.metadata  # entitlements, signer hashes: for admins only
     return data
+
+
+def ci_dict(release):
+    """Where a build came from, as its CI said at upload ("" for what it did not say). Admins and uploaders see
+    it; testers do not (branch names and CI links can say more than a tester needs)."""
+    return {"branch": release.branch, "git_commit": release.git_commit, "ci_url": release.ci_url,
+            "source": release.source}
+
+
+def uploaded_release_dict(release):
+    """The release as its upload answers it: what a CI step or chat message needs, the profile summed up (an
+    upload token sees no device UDIDs)."""
+    profile = next(iter(release.profiles), None)
+    return {
+        **release_dict(release),
+        "display_name": release.display_name,
+        "identifier": release.identifier,
+        "pinned": release.pinned,
+        "profile": {"type": profile.kind, "expires_at": iso(profile.expires_at),
+                    "device_count": len(profile.devices)} if profile else None,
+        "ci": ci_dict(release),
+    }
 
 
 def profile_dict(profile):

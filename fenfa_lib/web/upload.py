@@ -1,5 +1,8 @@
-"""POST /upload and PUT /upload/<file_name> (upload token), smart upload and parse-only (admin token)."""
+"""POST /upload and PUT /upload/<file_name>, smart upload and parse-only (upload token; only an admin's smart
+upload creates products and variants)."""
 import base64
+import re
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 
@@ -7,29 +10,33 @@ from fenfa_lib import uploads
 from fenfa_lib.catalog import find_variant
 from fenfa_lib.config import upload_limit_bytes
 from fenfa_lib.errors import ApiError
-from fenfa_lib.models import Variant, iso
+from fenfa_lib.models import Variant
 from fenfa_lib.packages import filetypes
 from fenfa_lib.packages.images import image_type
-from fenfa_lib.text import has_control_characters, is_ascii_number
+from fenfa_lib.text import has_control_characters, is_ascii_number, is_single_token
 from fenfa_lib.uploads import ReceivedFile, inspect_package, profile_row
 from fenfa_lib.web import urls
-from fenfa_lib.web.auth import require_token
+from fenfa_lib.web.auth import granted_scope, require_token
 from fenfa_lib.web.client import request_client
 from fenfa_lib.web.envelope import ok, upload_limit_message
-from fenfa_lib.web.shapes import profile_dict
+from fenfa_lib.web.shapes import profile_dict, uploaded_release_dict
 from fenfa_lib.web.spool import HashingSpool
 from fenfa_lib.web.urls import release_links
 from fenfa_lib.web.validate import get_or_404
 
 bp = Blueprint("upload", __name__)
-FORM_LIMITS = {"version": 64, "build": 20, "channel": 32, "min_os": 32, "changelog": 20000}
+FORM_LIMITS = {"version": 64, "build": 20, "channel": 32, "min_os": 32, "changelog": 20000,
+               "branch": 200, "git_commit": 64, "ci_url": 2048, "source": 32}
+GIT_COMMIT = re.compile("[0-9a-f]{7,64}")
+FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
 
 
 @bp.post("/upload")
 @require_token("upload")
 def upload():
     refuse_oversized_body()
-    return release_answer(variant_from_form(request.form, required=True))
+    variant = variant_from_form(request.form, required=True)
+    return release_answer(request.form, received_file(), variant)
 
 
 @bp.put("/upload/<file_name>")
@@ -39,21 +46,21 @@ def upload_raw(file_name):
     the body is the spool the release is renamed from."""
     refuse_oversized_body(upload_limit_bytes(current_app.config["FENFA"]))
     variant = variant_from_form(request.args, required=True)
-    fields = form_fields(request.args)
-    received = received_from(request.body_spool(), file_name, "the file")
-    return upload_answer(uploads.add_release(received, fields, request_client(), variant))
+    return release_answer(request.args, received_from(request.body_spool(), file_name, "the file"), variant)
 
 
 @bp.post("/admin/api/smart-upload")
-@require_token("admin")
+@require_token("upload")
 def smart_upload():
-    """Like /upload, but the variant may be found or created from the package's metadata."""
+    """Like /upload, but the variant may be found by the package's platform and identifier (or, for an admin,
+    created with a product)."""
     refuse_oversized_body()
-    return release_answer(variant_from_form(request.form, required=False))
+    variant = variant_from_form(request.form, required=False)
+    return release_answer(request.form, received_file(), variant)
 
 
 @bp.post("/admin/api/parse-app")
-@require_token("admin")
+@require_token("upload")
 def parse_app():
     """Parse an uploaded package and return its metadata; nothing is stored."""
     refuse_oversized_body()
@@ -87,10 +94,11 @@ def icon_data_url(icon):
     return f"data:image/{kind};base64,{base64.b64encode(icon).decode()}" if kind else None
 
 
-def release_answer(variant):
-    fields = form_fields(request.form)
-    release = uploads.add_release(received_file(), fields, request_client(), variant)
-    return upload_answer(release)
+def release_answer(form, received, variant):
+    """Add the release of `received` with the fields of `form` (a form, or a raw upload's query) and answer it."""
+    added = uploads.add_release(received, form_fields(form), request_client(), variant,
+                                may_create=granted_scope() == "admin", skip_duplicate=flag(form, "skip_duplicate"))
+    return upload_answer(added)
 
 
 def refuse_oversized_body(limit=None):
@@ -126,7 +134,31 @@ def form_fields(form):
             fields[name] = value
     if "build" in fields and not is_ascii_number(fields["build"], max_digits=FORM_LIMITS["build"]):
         raise ApiError(400, "build must be a non-negative integer")
+    if "git_commit" in fields:
+        fields["git_commit"] = fields["git_commit"].lower()
+        if not GIT_COMMIT.fullmatch(fields["git_commit"]):
+            raise ApiError(400, "git_commit must be 7 to 64 hexadecimal characters")
+    if "ci_url" in fields and not is_web_url(fields["ci_url"]):
+        raise ApiError(400, "ci_url must be an http:// or https:// URL")
     return fields
+
+
+def is_web_url(text):
+    """Whether `text` is one http(s) URL with a host (and, if any, a valid port)."""
+    try:
+        parts = urlsplit(text)
+        port_is_valid = parts.port is None or parts.port > 0  # .port raises ValueError for a bad one
+    except ValueError:
+        return False
+    return is_single_token(text) and parts.scheme in ("http", "https") and bool(parts.hostname) and port_is_valid
+
+
+def flag(form, name):
+    """A true/false field of `form` (also 1/0; absent is false); 400 for anything else."""
+    value = form.get(name, "").strip().lower()
+    if value not in FLAGS:
+        raise ApiError(400, f"{name} must be true or false")
+    return FLAGS[value]
 
 
 def received_file():
@@ -150,8 +182,10 @@ def received_from(spool, file_name, what):
     return ReceivedFile(name=name, path=spool.path, size=spool.size, sha256=spool.sha256)
 
 
-def upload_answer(release):
-    """201 with the release, its app and its public URLs."""
+def upload_answer(added):
+    """201 with the release, its app, its public URLs and warnings for the uploader; 200 with the earlier release
+    for a skipped duplicate."""
+    release = added.release
     variant = release.variant
     product = variant.product
     return ok({
@@ -163,17 +197,11 @@ def upload_answer(release):
             "product_id": product.id,
             "variant_id": variant.id,
         },
-        "release": {
-            "id": release.id,
-            "version": release.version,
-            "build": release.build,
-            "channel": release.channel,
-            "size_bytes": release.size_bytes,
-            "sha256": release.sha256,
-            "created_at": iso(release.created_at),
-        },
+        "release": uploaded_release_dict(release),
         "urls": upload_urls(release, variant, product),
-    }, 201)
+        "duplicate": added.duplicate,
+        "warnings": [*added.warnings, *urls.https_warnings()],
+    }, 200 if added.duplicate else 201)
 
 
 def upload_urls(release, variant, product):

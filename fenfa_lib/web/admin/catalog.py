@@ -10,6 +10,7 @@ from fenfa_lib.web.admin.stats import variant_stats
 from fenfa_lib.web.auth import require_admin
 from fenfa_lib.web.envelope import ok
 from fenfa_lib.web.shapes import product_dict, release_dict, variant_dict
+from fenfa_lib.web.upload import FORM_LIMITS
 from fenfa_lib.web.validate import get_or_404
 
 bp = Blueprint("admin_catalog", __name__, url_prefix="/admin/api")
@@ -40,8 +41,27 @@ def variant_fields(body, creating):
         "min_os": lambda: validate.text(body, "min_os", max_length=32, default=""),
         "sort_order": lambda: validate.integer(body, "sort_order", default=0, minimum=INT32_MIN, maximum=INT32_MAX),
         "published": lambda: validate.boolean(body, "published", default=True),
+        "keep_releases": lambda: keep_releases(body),
     }
     return read_fields(body, readers, creating)
+
+
+def keep_releases(body):
+    """How many unpinned releases the variant keeps after an upload: an integer from 1, or null for all."""
+    if body.get("keep_releases") is None:
+        return None
+    return validate.integer(body, "keep_releases", minimum=1, maximum=INT32_MAX)
+
+
+def release_changes(body):
+    """The fields of a release an admin may change, those in `body`."""
+    readers = {
+        "changelog": lambda: validate.text(body, "changelog", max_length=FORM_LIMITS["changelog"], default="",
+                                           multiline=True),
+        "channel": lambda: validate.text(body, "channel", max_length=FORM_LIMITS["channel"], default=""),
+        "pinned": lambda: validate.boolean(body, "pinned"),
+    }
+    return read_fields(body, readers, creating=False)
 
 
 def read_fields(body, readers, creating):
@@ -104,6 +124,13 @@ def delete_variant(variant_id):
 @bp.get("/variants/<variant_id>/stats")
 def stats(variant_id):
     return ok(variant_stats(get_or_404(Variant, variant_id, "variant")))
+
+
+@bp.put("/releases/<release_id>")
+def update_release(release_id):
+    release = get_or_404(Release, release_id, "release")
+    changes = release_changes(validate.json_object())
+    return ok({"release": release_dict(catalog.update_release(release, changes), admin=True)})
 
 
 @bp.delete("/releases/<release_id>")

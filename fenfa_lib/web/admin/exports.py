@@ -7,9 +7,10 @@ from itertools import islice
 from flask import Blueprint, Response
 
 from fenfa_lib.models import Event, db, iso
+from fenfa_lib.uploads import CI_FIELDS
 from fenfa_lib.web.admin.queries import filtered_devices, filtered_events, filtered_releases
 from fenfa_lib.web.auth import require_admin
-from fenfa_lib.web.shapes import device_dict
+from fenfa_lib.web.shapes import ci_dict, device_dict
 
 bp = Blueprint("exports", __name__, url_prefix="/admin/exports")
 require_admin(bp)
@@ -17,7 +18,7 @@ CSV_CHUNK_BYTES = 64 * 1024
 BATCH_ROWS = 500  # rows fetched and written at a time: about 35 KiB of events
 FORMULA_STARTS = frozenset("=+-@\t\r")
 RELEASE_COLUMNS = ("release_id", "product_id", "variant_id", "platform", "identifier", "version", "build", "channel",
-                   "file_name", "size_bytes", "sha256", "download_count", "created_at")
+                   "file_name", "size_bytes", "sha256", "download_count", "created_at", *CI_FIELDS)
 EVENT_COLUMNS = ("id", "ts", "type", "product_id", "variant_id", "release_id", "ip", "user_agent", "extra")
 DEVICE_COLUMNS = ("udid", "device_name", "model", "os_version", "serial", "created_at", "last_seen_at",
                   "apple_registered", "apple_device_id", "variant_ids")
@@ -101,6 +102,7 @@ def release_row(release):
         "version": release.version, "build": release.build, "channel": release.channel,
         "file_name": release.file_name, "size_bytes": release.size_bytes, "sha256": release.sha256,
         "download_count": release.download_count, "created_at": iso(release.created_at),
+        **ci_dict(release),
     }
 
 

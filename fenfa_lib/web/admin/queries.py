@@ -1,4 +1,6 @@
 """The filtered queries behind the admin lists and CSV exports; each reads its filters from the query string."""
+import re
+
 from flask import request
 from peewee import JOIN, fn, prefetch
 
@@ -18,7 +20,9 @@ from fenfa_lib.models import (
 from fenfa_lib.web import validate
 
 EVENT_ID_FILTERS = {"product_id": Event.product_id, "variant_id": Event.variant_id, "release_id": Event.release_id}
-RELEASE_ID_FILTERS = {"product_id": Variant.product, "variant_id": Release.variant}
+RELEASE_FILTERS = {"product_id": Variant.product, "variant_id": Release.variant, "version": Release.version,
+                   "build": Release.build, "channel": Release.channel}
+HEX_FILTERS = {"git_commit": (re.compile("[0-9a-f]{7,64}"), "7 to 64"), "sha256": (re.compile("[0-9a-f]{64}"), "64")}
 
 
 def filtered_products():
@@ -75,17 +79,32 @@ def filtered_devices():
 
 
 def filtered_releases():
-    """Releases (with their variants) matching `product_id`, `variant_id`, `platform` and `from`/`to` (created),
-    newest first."""
-    query = where_ids(Release.select(Release, Variant).join(Variant), RELEASE_ID_FILTERS)
+    """Releases (with their variants) matching `product_id`, `variant_id`, `version`, `build`, `channel`,
+    `platform`, `git_commit` (its first characters will do), `sha256` and `from`/`to` (created), newest first."""
+    query = where_ids(Release.select(Release, Variant).join(Variant), RELEASE_FILTERS)
     platform = request.args.get("platform", "").strip()
     if platform:
         query = query.where(Variant.platform == normalise_platform(platform))
+    git_commit, sha256 = (hex_filter(name) for name in HEX_FILTERS)
+    if git_commit:
+        query = query.where(Release.git_commit.startswith(git_commit))
+    if sha256:
+        query = query.where(Release.sha256 == sha256)
     return validate.within_time_range(query, Release.created_at).order_by(Release.created_at.desc(), Release.id)
 
 
+def hex_filter(name):
+    """The query argument `name` in lower case, when given; 400 unless it has the hexadecimal form it filters."""
+    value = request.args.get(name, "").strip().lower()
+    pattern, length = HEX_FILTERS[name]
+    if value and not pattern.fullmatch(value):
+        raise ApiError(400, f"{name} must be {length} hexadecimal characters")
+    return value
+
+
 def where_ids(query, id_filters):
-    """`query` limited to the IDs given in the query string, `id_filters` naming each argument's column."""
+    """`query` limited to the exact values (IDs, versions…) given in the query string, `id_filters` naming each
+    argument's column."""
     for name, column in id_filters.items():
         value = request.args.get(name, "").strip()
         if value:
