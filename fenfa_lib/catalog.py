@@ -13,7 +13,7 @@ from fenfa_lib.release_files import remove_folders, stored_folders
 log = logging.getLogger("fenfa")
 MAX_SLUG_SUFFIX = 1000
 SUFFIXED_SLUG_STEM = 58  # characters of a taken slug kept before its `-N`, leaving room for the suffix
-PACKAGE_PLATFORM_NAMES = {"ios": "iOS", "android": "Android"}
+PACKAGE_PLATFORM_NAMES = {"ios": "iOS", "android": "Android", "macos": "macOS", "windows": "Windows", "linux": "Linux"}
 
 
 def normalise_platform(platform):

@@ -12,7 +12,7 @@ from fenfa_lib.events import record_event
 from fenfa_lib.ids import new_id
 from fenfa_lib.models import ProvisioningProfile, Release, Variant, db, iso, naive_utc, utcnow
 from fenfa_lib.packages import filetypes, parse_package
-from fenfa_lib.packages.appinfo import PackageError
+from fenfa_lib.packages.appinfo import AppInfo, PackageError
 from fenfa_lib.packages.images import image_type
 from fenfa_lib.release_files import release_folder, storage_for
 from fenfa_lib.storage import StorageError
@@ -73,8 +73,9 @@ def add_release(received, fields, client, variant=None, may_create=False, skip_d
 
 def package_variant(info, may_create):
     """The existing variant of an app package, or None for one to create; 403 when the caller may not create."""
-    if not info.is_app:
-        raise ApiError(400, "variant_id is required for files that are not .ipa, .apk or .aab")
+    if not info.names_itself:
+        raise ApiError(400, "variant_id is required for a file that does not name its app (only .ipa, .apk, .aab, "
+                            ".deb, .rpm, .msi, .msix, .pkg and macOS .zip files do)")
     variant = find_variant(info)
     if variant is None and not may_create:
         raise ApiError(403, f"no variant has platform {info.platform} and identifier {info.identifier}: an admin "
@@ -107,9 +108,12 @@ def inspect_package(received, platform=None):
     if problem:
         raise ApiError(400, problem)
     try:
-        return parse_package(received.path, received.name)
+        info = parse_package(received.path, received.name)
     except PackageError as exc:
         raise ApiError(400, f"cannot read {received.name}: {exc}") from exc
+    if platform and info.platform and info.platform != platform:
+        return AppInfo()  # say a macOS app in a .zip for a Windows variant: what it says is not this variant's
+    return info
 
 
 def check_identifier(variant, info):

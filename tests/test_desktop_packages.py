@@ -13,6 +13,7 @@ from fenfa_lib.packages.deb import parse_deb
 from fenfa_lib.packages.desktop import desktop_app_info
 
 from corpus import png_pixels, require_samples, sample_names
+from helpers import ADMIN_TOKEN, assert_error
 
 DESKTOP = [name for name in sample_names("desktop/*") if not name.endswith((".md", ".json"))]
 # Keys of the expected metadata that AppInfo.metadata carries under the same name or another.
@@ -68,6 +69,51 @@ def test_uploading_a_desktop_sample_shows_its_version_on_the_release(api, name):
     row = Release.get_by_id(release["id"])
     assert (row.identifier, row.min_os) == (meta["identifier"] or "com.example.desktop", meta.get("min_os") or "")
     assert (row.icon_key is not None) == meta["has_icon"]
+
+
+NAMED = [name for name in DESKTOP if expected(name)[1]["identifier"]]
+UNNAMED = [name for name in DESKTOP if not expected(name)[1]["identifier"]]
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_smart_upload_files_a_desktop_package_that_names_itself_by_platform_and_identifier(api, name):
+    path, meta = expected(name)
+    first = api.upload(None, path.name, path.read_bytes(), token=ADMIN_TOKEN, path="/admin/api/smart-upload")
+    assert first.status_code == 201, first.get_json()
+    app = first.get_json()["data"]["app"]
+    variants = api.data("GET", f"/admin/api/products/{app['product_id']}")["variants"]
+    variant = next(variant for variant in variants if variant["id"] == app["variant_id"])
+    assert (variant["platform"], variant["identifier"]) == (meta["platform"], meta["identifier"])
+    again = api.upload(None, path.name, path.read_bytes(), path="/admin/api/smart-upload")  # the upload token
+    assert again.status_code == 201 and again.get_json()["data"]["app"]["variant_id"] == app["variant_id"]
+
+
+def test_an_upload_token_cannot_create_the_variant_of_a_desktop_package(api):
+    path, meta = expected(NAMED[0])
+    response = api.upload(None, path.name, path.read_bytes(), path="/admin/api/smart-upload")
+    assert_error(response, 403, "FORBIDDEN", f"identifier {meta['identifier']}")
+
+
+@pytest.mark.parametrize("name", UNNAMED)
+def test_smart_upload_of_a_desktop_file_that_names_no_app_needs_a_variant(api, name):
+    path, _ = expected(name)
+    response = api.upload(None, path.name, path.read_bytes(), token=ADMIN_TOKEN, path="/admin/api/smart-upload")
+    assert_error(response, 400, "BAD_REQUEST", "variant_id is required")
+
+
+def test_parse_app_reads_desktop_packages(api):
+    path, meta = expected("desktop/linux-deb-hello_2.10-3_amd64.deb")
+    data = api.data("POST", "/admin/api/parse-app", data={"app_file": (io.BytesIO(path.read_bytes()), path.name)},
+                    content_type="multipart/form-data")
+    assert (data["platform"], data["identifier"], data["version"]) == ("linux", meta["identifier"], meta["version"])
+
+
+def test_a_package_for_another_platform_says_nothing_about_the_variant_it_is_uploaded_to(api):
+    path, _ = expected("desktop/macos-zip-guiapp-1.0-icns.zip")
+    variant = api.create_variant(api.create_product()["id"], platform="windows", identifier="com.example.win")
+    release = api.upload_release(variant["id"], path.name, path.read_bytes())
+    row = Release.get_by_id(release["id"])
+    assert (release["version"], row.identifier, row.icon_key, row.metadata) == ("", "com.example.win", None, {})
 
 
 def control_tar(control, compress="gz"):

@@ -61,8 +61,14 @@ class AppInfo:
 
     @property
     def is_app(self):
-        """A phone app package: it names the app its variant must have, and smart upload files it by that name."""
+        """A phone app package: it names the app its variant must have."""
         return self.package_type in MOBILE_PACKAGE_TYPES
+
+    @property
+    def names_itself(self):
+        """Whether smart upload can file it by platform and identifier: every phone app, and the desktop
+        packages that carry an identifier (.deb, .rpm, .msi, .msix, .pkg, a macOS .app)."""
+        return bool(self.package_type and self.identifier)
 
 
 @contextmanager

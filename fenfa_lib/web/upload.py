@@ -66,8 +66,9 @@ def parse_app():
     refuse_oversized_body()
     received = received_file()
     info = inspect_package(received)
-    if not info.is_app:
-        raise ApiError(400, "only .ipa, .apk and .aab files can be parsed")
+    if not info.package_type:
+        raise ApiError(400, "this file says nothing about itself: only .ipa, .apk, .aab, .deb, .rpm, .msi, .exe, "
+                            ".msix, .pkg, .AppImage and macOS .zip files can be parsed")
     existing = find_variant(info)
     return ok({
         "file_name": received.name,
