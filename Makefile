@@ -34,6 +34,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/export.py
 	$(BIN)/python bench/footprint.py
+	$(BIN)/python bench/uploader.py
 
 clean:
 	rm -rf $(VENV)

@@ -27,8 +27,8 @@ from fenfa_lib.logs import configure_logging
 from fenfa_lib.models import db
 from fenfa_lib.release_files import LEFTOVER_MIN_AGE, sweep_leftovers
 from fenfa_lib.schema import open_database
-from fenfa_lib.web import downloads, health, latest, openapi, public, public_api, udid, upload
-from fenfa_lib.web.admin import apple, catalog, exports, lists, pages, panel, records, settings, webhooks
+from fenfa_lib.web import downloads, health, latest, openapi, public, public_api, udid, upload, uploader
+from fenfa_lib.web.admin import apple, catalog, diff, exports, lists, pages, panel, records, settings, webhooks
 from fenfa_lib.web.auth import SessionInterface, init_lockout
 from fenfa_lib.web.budget import init_budgets
 from fenfa_lib.web.envelope import register_error_handlers
@@ -40,12 +40,12 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 PAGE_BLUEPRINTS = (  # what people browse: their errors are HTML pages
-    public.bp, latest.links_bp, pages.bp, panel.bp, records.bp,
+    public.bp, latest.links_bp, pages.bp, panel.bp, records.bp, diff.page_bp,
 )
 DATA_DIR_LOCK = "fenfa.data_dir_lock"
 API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
     health.bp, public_api.bp, latest.update_check_bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp,
-    lists.bp, exports.bp, apple.bp, webhooks.bp, openapi.bp,
+    lists.bp, exports.bp, apple.bp, webhooks.bp, openapi.bp, uploader.bp, diff.api_bp,
 )
 
 

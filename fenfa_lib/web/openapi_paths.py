@@ -124,6 +124,26 @@ LATEST_LINK_ARGS = [query("variant", "only this variant of the product", text(MA
 HIGHEST = ("The highest release by version, then build, then upload time (see /api/update-check), never an "
            ".aab; device verdicts such as an expired profile are the product page's business, not the link's.")
 
+RELEASE_SUMMARY = {"type": "object", "required": ["id", "version", "build", "file_name", "created_at"],
+                   "properties": {"id": {"type": "string"}, "version": {"type": "string"}, "build": {"type": "string"},
+                                  "file_name": {"type": "string"}, "created_at": MOMENT}}
+RELEASE_DIFF = {"type": "object", "required": ["from", "to", "changes", "added", "removed", "warnings"], "properties": {
+    "from": RELEASE_SUMMARY, "to": RELEASE_SUMMARY,
+    "changes": {"type": "array", "items": {"type": "object", "required": ["field", "before", "after"], "properties": {
+        "field": {"type": "string", "enum": ["version", "build", "size_bytes", "min_os", "target_os", "profile_type",
+                                             "profile_expires_at", "signer_sha256", "entitlements"]},
+        "before": {}, "after": {},
+        "delta": {"type": "integer", "description": "size_bytes: after minus before"},
+        "key": {"type": "string", "description": "entitlements: the entitlement whose value changed"}}}},
+    "added": {"type": "object", "description": "per field (permissions, native_abis, devices, entitlements…), "
+                                               "what the newer release has and the older has not; only fields "
+                                               "with some"},
+    "removed": {"type": "object", "description": "the same, what the newer release no longer has"},
+    "warnings": {"type": "array", "items": {"type": "string"}, "description": "sentences: a changed Android "
+                 "signer, a raised minimum OS, a changed profile type, devices left out of the profile, a profile "
+                 "expired or expiring within 14 days"}}}
+ACCESS_TOKEN = query("t", "a protected product's share link token, or the install token of this release (an hour: "
+                          "iOS fetches manifests, builds and icons without the browser's cookies)")
 WEBHOOK = path_param("webhook_id")
 WEBHOOK_FIELDS = {
     "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "description": "http(s); not a private address unless "
@@ -153,6 +173,8 @@ PATHS = {
         "This OpenAPI document (not in the envelope)", "meta", PUBLIC,
         content={"application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}})},
     "/healthz": {"get": op("Database and storage checks", "meta", PUBLIC, ref("Health"), errors=[503])},
+    "/fenfa-upload.py": {"get": op("The command-line uploader for CI (Python 3.8+, standard library only)", "meta",
+                                   PUBLIC, content={"text/x-python": {"schema": {"type": "string"}}})},
     # Public side.
     "/": {"get": op("The landing page", "pages", PUBLIC, content=HTML, html_errors=True)},
     "/products/{slug}": {"get": op(
@@ -262,6 +284,13 @@ PATHS = {
                   params=[RELEASE], body=json_body(ref("ReleaseUpdate"))),
         "delete": op("Delete a release and its file", "catalog", ADMIN, DELETED, params=[RELEASE], errors=[503]),
     },
+    "/admin/api/releases/{release_id}/diff": {"get": op(
+        "What changed from another release of the variant to this one", "catalog", ADMIN, RELEASE_DIFF,
+        params=[RELEASE, query("against", "the release to compare with (`rel_…`, of the same variant); the "
+                                          "previous upload of the variant when left out", text(64))],
+        errors=[400], description="A field read from the package (permissions, entitlements, ABIs, signer…) is "
+                                  "compared only when both releases have it. 404 when the release is its variant's "
+                                  "first and `against` is left out.")},
     "/admin/api/apps/{app_id}/publish": {"put": op("Publish a variant or product", "catalog", ADMIN,
                                                    ref("Published"), params=[APP])},
     "/admin/api/apps/{app_id}/unpublish": {"put": op("Hide a variant or product", "catalog", ADMIN,

@@ -1,4 +1,5 @@
 """The admin panel's texts in English and Chinese (web/i18n.translator reads them)."""
+from fenfa_lib.web.admin.diff_texts import CHINESE_DIFF, ENGLISH_DIFF
 from fenfa_lib.web.urls import HTTPS_WARNING
 
 ENGLISH = {
@@ -335,5 +336,8 @@ CHINESE = {
 # Warnings the API words in English (web/urls.https_warnings), by their English text.
 ENGLISH[HTTPS_WARNING] = HTTPS_WARNING
 CHINESE[HTTPS_WARNING] = "主域名不是 https://：iOS 不允许在没有 HTTPS 的情况下无线安装。"
+
+ENGLISH.update(ENGLISH_DIFF)
+CHINESE.update(CHINESE_DIFF)
 
 TEXTS = {"en": ENGLISH, "zh": CHINESE}
