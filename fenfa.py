@@ -28,7 +28,20 @@ from fenfa_lib.models import db
 from fenfa_lib.release_files import LEFTOVER_MIN_AGE, sweep_leftovers
 from fenfa_lib.schema import open_database
 from fenfa_lib.web import downloads, health, latest, openapi, public, public_api, udid, upload, uploader
-from fenfa_lib.web.admin import apple, catalog, diff, exports, lists, pages, panel, records, settings, webhooks
+from fenfa_lib.web.access import init_access
+from fenfa_lib.web.admin import (
+    apple,
+    catalog,
+    diff,
+    exports,
+    links,
+    lists,
+    pages,
+    panel,
+    records,
+    settings,
+    webhooks,
+)
 from fenfa_lib.web.auth import SessionInterface, init_lockout
 from fenfa_lib.web.budget import init_budgets
 from fenfa_lib.web.envelope import register_error_handlers
@@ -45,7 +58,7 @@ PAGE_BLUEPRINTS = (  # what people browse: their errors are HTML pages
 DATA_DIR_LOCK = "fenfa.data_dir_lock"
 API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
     health.bp, public_api.bp, latest.update_check_bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp,
-    lists.bp, exports.bp, apple.bp, webhooks.bp, openapi.bp, uploader.bp, diff.api_bp,
+    lists.bp, exports.bp, apple.bp, webhooks.bp, openapi.bp, uploader.bp, diff.api_bp, links.bp,
 )
 
 
@@ -72,6 +85,7 @@ def create_app(config=None):
     init_budgets(app)
     init_caches(app)
     init_lockout(app)
+    init_access(app)
     for blueprint in PAGE_BLUEPRINTS + API_BLUEPRINTS:
         app.register_blueprint(blueprint)
     register_error_handlers(app, PAGE_BLUEPRINTS)

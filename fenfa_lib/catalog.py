@@ -29,8 +29,9 @@ def check_slug(slug):
     return slug
 
 
-def create_product(name, slug, description="", published=True, id=None):
-    """A new product (with `id` when given); a taken slug gets the first free `-2`, `-3`… suffix."""
+def create_product(name, slug, description="", published=True, id=None, access="public", password_hash=""):
+    """A new product (with `id` when given); a taken slug gets the first free `-2`, `-3`… suffix. `access` and
+    `password_hash` come checked from access.access_changes."""
     check_slug(slug)
     for number in range(1, MAX_SLUG_SUFFIX):
         candidate = slug if number == 1 else f"{slug[:SUFFIXED_SLUG_STEM].rstrip('-')}-{number}"
@@ -39,7 +40,8 @@ def create_product(name, slug, description="", published=True, id=None):
         try:
             with db.atomic():
                 return Product.create(
-                    id=id or new_id("product"), name=name, slug=candidate, description=description, published=published
+                    id=id or new_id("product"), name=name, slug=candidate, description=description, published=published,
+                    access=access, password_hash=password_hash,
                 )
         except IntegrityError:
             continue

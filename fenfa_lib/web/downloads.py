@@ -1,16 +1,19 @@
-"""GET /d/:releaseID — the build file, with ranges, conditional requests and download counting."""
+"""GET /d/:releaseID — the build file, with ranges, conditional requests and download counting (a full download
+through a share link counts against the link's max_downloads too)."""
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, redirect, request, send_file
 from waitress.buffers import ReadOnlyFileBasedBuffer
 from werkzeug.wsgi import wrap_file
 
+from fenfa_lib.access import claim_link_download
 from fenfa_lib.catalog import published_release
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import count_download
 from fenfa_lib.packages.filetypes import content_type
 from fenfa_lib.release_files import storage_for
 from fenfa_lib.storage import content_disposition
+from fenfa_lib.web.access import require_access
 from fenfa_lib.web.client import request_client
 
 bp = Blueprint("downloads", __name__)
@@ -19,9 +22,13 @@ bp = Blueprint("downloads", __name__)
 @bp.get("/d/<release_id>")
 def download(release_id):
     release = published_release(release_id)
+    grant = require_access(release.variant.product, release.id)
     ignore_unusable_range()
     response = file_response(release)
     if hands_over_whole_file(response, release.size_bytes):
+        if grant and grant.link_id and not claim_link_download(grant.link_id):
+            response.close()
+            raise ApiError(401, "this share link has no downloads left")
         count_download(release, request_client())
     return response
 

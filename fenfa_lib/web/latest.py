@@ -14,6 +14,7 @@ from fenfa_lib.packages.filetypes import EXTENSIONS, extension_of
 from fenfa_lib.verdict import install_verdict, visitor_from
 from fenfa_lib.versions import highest_first, is_newer
 from fenfa_lib.web import urls, validate
+from fenfa_lib.web.access import install_token, require_access
 from fenfa_lib.web.envelope import ok
 from fenfa_lib.web.product_page import install_manifest
 from fenfa_lib.web.shapes import release_dict
@@ -34,10 +35,12 @@ def update_check():
     if not version and not build:
         raise ApiError(400, "version or build is required")
     variants = asked_variants()
+    product = variants[0].product
+    require_access(product)
     latest = installable_release(ranked_ids(variants, channel_arg()), variants[0].platform)
     response, status = ok({
         "update_available": latest is not None and is_newer(latest, version, build),
-        "latest": latest_dict(latest) if latest else None,
+        "latest": latest_dict(latest, install_token(product, latest.id)) if latest else None,
     })
     response.headers["Cache-Control"] = "no-cache"
     return response, status
@@ -65,8 +68,8 @@ def asked_variants():
 
 
 def product_variants(slug, platform, variant_id=None):
-    """The published `platform` variants (only `variant_id`, when given) of the published product at `slug`;
-    404 when there is none."""
+    """The published `platform` variants (only `variant_id`, when given) of the published product at `slug`,
+    the product set on each; 404 when there is none."""
     product = published_product(slug)
     if product is None:
         raise ApiError(404, f"product {slug} not found")
@@ -74,6 +77,8 @@ def product_variants(slug, platform, variant_id=None):
     if variant_id:
         query = query.where(Variant.id == variant_id)
     variants = list(query)
+    for variant in variants:
+        variant.product = product
     if not variants:
         raise ApiError(404, f"product {slug} has no {platform} variant" + (f" {variant_id}" if variant_id else ""))
     return variants
@@ -110,13 +115,14 @@ def installable_release(release_ids, platform):
     return None
 
 
-def latest_dict(release):
-    """The public release object with the links an app opens to install it."""
+def latest_dict(release, token=None):
+    """The public release object with the links an app opens to install it (with `token`, the install token of
+    a protected product)."""
     variant = release.variant
-    data = {**release_dict(release), "download_url": urls.download_url(release.id),
+    data = {**release_dict(release), "download_url": urls.download_url(release.id, token),
             "page_url": urls.page_url(variant.product.slug, release.id)}
     if variant.platform == "ios":
-        data["ios_install_url"] = urls.ios_install_url(release.id)
+        data["ios_install_url"] = urls.ios_install_url(release.id, token)
     return data
 
 
@@ -124,7 +130,8 @@ def latest_dict(release):
 def latest_download(slug, platform):
     """302 to the download of the highest release. Device verdicts (a profile expired, a minimum OS) are the
     product page's business: the link takes whoever follows it to the build."""
-    response = redirect(urls.download_url(linked_release(slug, platform).id))
+    release = linked_release(slug, platform)
+    response = redirect(urls.download_url(release.id, install_token(release.variant.product, release.id)))
     response.headers["Cache-Control"] = "no-cache"
     return response
 
@@ -132,13 +139,15 @@ def latest_download(slug, platform):
 @links_bp.get("/products/<slug>/latest/ios/manifest.plist")
 def latest_manifest(slug):
     """The itms-services manifest of the highest iOS release, so one install link lasts across builds."""
-    body = plistlib.dumps(install_manifest(linked_release(slug, "ios")))
+    release = linked_release(slug, "ios")
+    body = plistlib.dumps(install_manifest(release, install_token(release.variant.product, release.id)))
     return Response(body, mimetype="application/xml", headers={"Cache-Control": "no-cache"})
 
 
 def linked_release(slug, platform):
     """The highest release of the product's published `platform` variants (the `variant` and `channel` query
-    arguments narrow it); 404 when there is none."""
+    arguments narrow it); 404 when there is none, 401 without access to a protected product (an install token
+    of that release gets in too)."""
     if platform not in EXTENSIONS:
         raise ApiError(404, f"platform must be one of: {', '.join(EXTENSIONS)}")
     variant_id = validate.text(request.args, "variant", max_length=MAX_ID_LENGTH)
@@ -146,4 +155,6 @@ def linked_release(slug, platform):
     release_ids = ranked_ids(product_variants(slug, platform, variant_id), channel)
     if not release_ids:
         raise ApiError(404, f"product {slug} has no {platform} build" + (f" in channel {channel}" if channel else ""))
-    return full_release(release_ids[0])
+    release = full_release(release_ids[0])
+    require_access(release.variant.product, release.id)
+    return release

@@ -3,6 +3,7 @@ openapi_paths.py). tests/test_openapi.py keeps it equal to the app's URL map."""
 from flask import Blueprint, jsonify
 
 from fenfa_lib import __version__
+from fenfa_lib.access import ACCESS_LEVELS, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from fenfa_lib.events import EVENT_TYPES
 from fenfa_lib.ids import MAX_SLUG_LENGTH
 from fenfa_lib.packages.filetypes import EXTENSIONS
@@ -45,6 +46,11 @@ PRODUCT_FIELDS = {
     "slug": SLUG,
     "description": text(10000),
     "published": BOOLEAN,
+    "access": {"type": "string", "enum": list(ACCESS_LEVELS),
+               "description": "who may open the product's public routes: anyone, visitors with its password or a "
+                              "share link, or share links only"},
+    "password": {"type": ["string", "null"], "minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH,
+                 "writeOnly": True, "description": "needed when access is password; kept only as a slow hash"},
 }
 VARIANT_FIELDS = {
     "platform": {"type": "string", "enum": list(EXTENSIONS)},
@@ -127,7 +133,7 @@ def request_schemas():
 def response_schemas():
     timestamps = {"created_at": MOMENT, "updated_at": MOMENT}
     product = loose_object(("id", "name", "slug", "published"), id=STRING, name=STRING, slug=STRING,
-                           description=STRING, published=BOOLEAN, **timestamps)
+                           description=STRING, published=BOOLEAN, access=STRING, has_password=BOOLEAN, **timestamps)
     variant = loose_object(("id", "product_id", "platform"), id=STRING, product_id=STRING, platform=STRING,
                            display_name=STRING, identifier=STRING, arch=STRING, installer_type=STRING,
                            min_os=STRING, sort_order=INTEGER, published=BOOLEAN,

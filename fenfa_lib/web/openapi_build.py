@@ -1,5 +1,6 @@
 """The building blocks of the OpenAPI document's operations (openapi_paths.py): security requirements, parameters,
 bodies, the envelope and the error answers every route of a kind may give."""
+from fenfa_lib.web.validate import MAX_LIMIT, MAX_OFFSET
 
 ADMIN = [{"AdminToken": []}, {"AdminSession": [], "CsrfToken": []}]
 UPLOAD = [{"UploadToken": []}, *ADMIN]
@@ -101,3 +102,14 @@ HTML = {"text/html": {"schema": {"type": "string"}}}
 def listed(shape):
     return {"type": "object", "required": ["items", "total"],
             "properties": {"items": {"type": "array", "items": shape}, "total": {"type": "integer", "minimum": 0}}}
+
+
+PAGE = [
+    query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}),
+    query("offset", "rows to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
+]
+MOMENT = {"type": "string", "description": "ISO 8601 date or datetime"}
+TIME_RANGE = [
+    query("from", "from this moment on (ISO 8601 date or datetime)", MOMENT),
+    query("to", "up to this moment (a bare date includes that whole day)", MOMENT),
+]

@@ -1,5 +1,6 @@
 """The routes of the OpenAPI document (fenfa_lib/web/openapi.py): one entry per path and method, built from the
 same limits the views check. HTML pages other than the public ones are left out."""
+from fenfa_lib.access import ACCESS_LEVELS, DEFAULT_LINK_HOURS, MAX_LINK_HOURS, MAX_NOTE_LENGTH, MIN_LINK_HOURS
 from fenfa_lib.events import EVENT_TYPES
 from fenfa_lib.ids import MAX_SLUG_LENGTH
 from fenfa_lib.packages.filetypes import CONTENT_TYPES, EXTENSIONS
@@ -7,7 +8,10 @@ from fenfa_lib.web.latest import MAX_ID_LENGTH
 from fenfa_lib.web.openapi_build import (
     ADMIN,
     HTML,
+    MOMENT,
+    PAGE,
     PUBLIC,
+    TIME_RANGE,
     UPLOAD,
     envelope,
     file_content,
@@ -25,19 +29,9 @@ from fenfa_lib.web.openapi_build import (
 from fenfa_lib.web.public_api import MAX_EVENT_BYTES
 from fenfa_lib.web.udid import PROFILE_MIMETYPE
 from fenfa_lib.web.upload import FORM_LIMITS
-from fenfa_lib.web.validate import MAX_LIMIT, MAX_OFFSET
 from fenfa_lib.webhook_delivery import PING
 from fenfa_lib.webhooks import EVENTS, KINDS, MAX_SECRET_LENGTH, MAX_URL_LENGTH
 
-PAGE = [
-    query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}),
-    query("offset", "rows to skip", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}),
-]
-MOMENT = {"type": "string", "description": "ISO 8601 date or datetime"}
-TIME_RANGE = [
-    query("from", "from this moment on (ISO 8601 date or datetime)", MOMENT),
-    query("to", "up to this moment (a bare date includes that whole day)", MOMENT),
-]
 EVENT_TYPE = query("type", "event type", {"type": "string", "enum": list(EVENT_TYPES)})
 EVENT_FILTERS = [EVENT_TYPE, *(query(name, f"only events of this {name.removesuffix('_id')}")
                                for name in ("product_id", "variant_id", "release_id")), *TIME_RANGE]
@@ -144,6 +138,25 @@ RELEASE_DIFF = {"type": "object", "required": ["from", "to", "changes", "added",
                  "expired or expiring within 14 days"}}}
 ACCESS_TOKEN = query("t", "a protected product's share link token, or the install token of this release (an hour: "
                           "iOS fetches manifests, builds and icons without the browser's cookies)")
+LINK_TOKEN = query("t", "a protected product's share link token")
+PROTECTED = {"401": {"description": f"a protected product (access {' or '.join(ACCESS_LEVELS[1:])}) without its "
+                                    "access cookie, a token `t` that opens it, or an admin",
+                     "content": {"application/json": {"schema": ref("ErrorEnvelope")}}}}
+LINK = path_param("link_id", "the share link's ID (`lnk_` and 16 hex characters)")
+LINK_SHAPE = {"type": "object", "required": ["id", "product_id", "url", "expires_at", "max_downloads",
+                                             "download_count", "revoked", "state"], "properties": {
+    "id": {"type": "string"}, "product_id": {"type": "string"},
+    "url": {"type": "string", "description": "/s/<token>: sets the access cookie and opens the product page"},
+    "expires_at": {"type": "string"}, "max_downloads": {"type": ["integer", "null"]},
+    "download_count": {"type": "integer", "description": "full downloads made through the link"},
+    "revoked": {"type": "boolean"}, "state": {"type": "string", "enum": ["live", "revoked", "expired", "used_up"]},
+    "note": {"type": "string"}, "created_at": {"type": "string"}, "revoked_at": {"type": ["string", "null"]}}}
+LINK_INPUT = {"type": "object", "additionalProperties": False, "properties": {
+    "expires_in_hours": {"type": "integer", "minimum": MIN_LINK_HOURS, "maximum": MAX_LINK_HOURS,
+                         "default": DEFAULT_LINK_HOURS},
+    "max_downloads": {"type": ["integer", "null"], "minimum": 1, "description": "full downloads allowed; null: any"},
+    "note": text(MAX_NOTE_LENGTH)}}
+ONE_LINK = {"type": "object", "required": ["link"], "properties": {"link": LINK_SHAPE}}
 WEBHOOK = path_param("webhook_id")
 WEBHOOK_FIELDS = {
     "url": {"type": "string", "maxLength": MAX_URL_LENGTH, "description": "http(s); not a private address unless "
@@ -180,34 +193,52 @@ PATHS = {
     "/products/{slug}": {"get": op(
         "A product's page for testers", "pages", PUBLIC,
         params=[SLUG, query("r", "show this release of the product"), query("udid_token", "a UDID return token")],
-        content=HTML, errors=[404], html_errors=True)},
+        content=HTML, errors=[404], html_errors=True, more={"401": {
+            "description": "a protected product without access: the password form, or for a private product where "
+                           "to get in", "content": HTML}})},
+    "/products/{slug}/access": {"post": op(
+        "The password form of a protected product: the right password sets the access cookie (a week)", "pages",
+        PUBLIC, params=[SLUG], status=303, content={}, errors=[404], html_errors=True,
+        body={"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["password"], "properties": {"password": {"type": "string"}}}}}},
+        more={"401": {"description": "a wrong password: the form again", "content": HTML},
+              "429": {"description": "ten wrong passwords from this address within a minute: the form, with "
+                                     "Retry-After", "content": HTML}})},
+    "/s/{token}": {"get": op(
+        "A share link: sets the product's access cookie and redirects to its page", "pages", PUBLIC, status=302,
+        params=[path_param("token", "the link's token, as in its url")], content={}, errors=[404], html_errors=True,
+        more={"410": {"description": "the link expired, was revoked or was used for all its downloads: a page "
+                                     "that says which", "content": HTML}})},
     "/products/{slug}/qrcode.svg": {"get": op(
-        "QR code of a product's page", "pages", PUBLIC, params=[SLUG],
-        content={"image/svg+xml": {"schema": {"type": "string"}}}, html_errors=True)},
+        "QR code of a product's page", "pages", PUBLIC, params=[SLUG, LINK_TOKEN],
+        content={"image/svg+xml": {"schema": {"type": "string"}}}, html_errors=True, more=PROTECTED)},
     "/api/products/{slug}": {"get": op("A product's page data (no UDIDs or team IDs)", "public", PUBLIC,
-                                       ref("PublicPage"), params=[SLUG])},
+                                       ref("PublicPage"), params=[SLUG, LINK_TOKEN], more=PROTECTED)},
     "/ios/{release_id}/manifest.plist": {"get": op(
-        "iOS install manifest (itms-services)", "public", PUBLIC, params=[path_param("release_id", PUBLIC_RELEASE)],
-        content=file_content("application/xml"))},
+        "iOS install manifest (itms-services); its URLs carry the `t` of a protected product", "public", PUBLIC,
+        params=[path_param("release_id", PUBLIC_RELEASE), ACCESS_TOKEN], content=file_content("application/xml"),
+        more=PROTECTED)},
     "/icons/{release_id}.png": {"get": op(
-        "A release's app icon", "public", PUBLIC, params=[path_param("release_id", PUBLIC_RELEASE)],
-        content=file_content("image/png", "image/webp"), more={"304": {"description": "the cached copy is current"}})},
+        "A release's app icon", "public", PUBLIC, params=[path_param("release_id", PUBLIC_RELEASE), ACCESS_TOKEN],
+        content=file_content("image/png", "image/webp"),
+        more={**PROTECTED, "304": {"description": "the cached copy is current"}})},
     "/events": {"post": op(
         "Record a page's click or visit", "public", PUBLIC, ref("EventCreated"), 201,
         body=json_body(ref("EventInput"), required=True), errors=[429],
         description=f"At most {MAX_EVENT_BYTES} bytes; requests without a token share a per-address budget.")},
     "/d/{release_id}": {"get": op(
         "Download a build (ranges, ETag; a GET from byte 0 counts)", "public", PUBLIC,
-        params=[path_param("release_id", PUBLIC_RELEASE),
+        params=[path_param("release_id", PUBLIC_RELEASE), ACCESS_TOKEN,
                 param("Range", "header", "one byte range, e.g. bytes=0-1023"),
                 param("If-None-Match", "header", "the ETag (the file's SHA-256) of a cached copy")],
         content=file_content(*BUILD_TYPES), errors=[416, 503], more={
+            **PROTECTED,
             "206": {"description": "the requested range", "content": file_content(*BUILD_TYPES)},
             "302": {"description": "redirect to the file in S3 (presigned or public URL)"},
             "304": {"description": "the cached copy is current"}})},
     "/api/update-check": {"get": op(
         "Whether a build above the caller's version or build is there to install", "public", PUBLIC, UPDATE_CHECK,
-        params=UPDATE_CHECK_PARAMS, errors=[400, 404], description=(
+        params=[*UPDATE_CHECK_PARAMS, LINK_TOKEN], errors=[400, 404], more=PROTECTED, description=(
             "`latest` is the highest release (version first, then build, then upload time; a pre-release suffix "
             "such as -beta, rc1 or [BETA] sorts before the plain release) that a device can install from its "
             "link: never an .aab, nor a build whose profile expired or is for the App Store, nor one for another "
@@ -215,17 +246,17 @@ PATHS = {
             "on the fields both have. Reads only."))},
     "/products/{slug}/latest/{platform}": {"get": op(
         "Redirect to the download of the product's highest build for a platform", "pages", PUBLIC, status=302,
-        params=[SLUG, param("platform", "path", "the platform of the build", PLATFORM), *LATEST_LINK_ARGS],
-        content={}, errors=[400, 404], description=HIGHEST, html_errors=True)},
+        params=[SLUG, param("platform", "path", "the platform of the build", PLATFORM), *LATEST_LINK_ARGS,
+                ACCESS_TOKEN], content={}, errors=[400, 404], description=HIGHEST, html_errors=True, more=PROTECTED)},
     "/products/{slug}/latest/ios/manifest.plist": {"get": op(
         "The itms-services manifest of the product's highest iOS build: one install link for every build",
-        "pages", PUBLIC, params=[SLUG, *LATEST_LINK_ARGS], content=file_content("application/xml"), errors=[400, 404],
-        description=HIGHEST, html_errors=True)},
+        "pages", PUBLIC, params=[SLUG, *LATEST_LINK_ARGS, ACCESS_TOKEN], content=file_content("application/xml"),
+        errors=[400, 404], description=HIGHEST, html_errors=True, more=PROTECTED)},
     # UDID registration.
     "/udid/profile.mobileconfig": {"get": op(
         "The Profile Service profile that makes iOS post its UDID", "udid", PUBLIC,
-        params=[query("variant", "a published iOS variant", required=True)],
-        content=file_content(PROFILE_MIMETYPE), errors=[400, 404, 429])},
+        params=[query("variant", "a published iOS variant", required=True), LINK_TOKEN],
+        content=file_content(PROFILE_MIMETYPE), errors=[400, 404, 429], more=PROTECTED)},
     "/udid/callback": {"post": op(
         "Where iOS posts the device's attributes; answers 301 to the product page", "udid", PUBLIC,
         params=[query("nonce", "the one-time nonce of the profile")], status=301,
@@ -325,6 +356,16 @@ PATHS = {
     "/admin/api/devices/register-apple": {"post": op(
         "Register devices with Apple (all unregistered ones without device_ids)", "apple", ADMIN,
         ref("RegistrationBatch"), body=json_body(ref("RegisterDevices")), errors=[502])},
+    # Share links.
+    "/admin/api/products/{product_id}/links": {
+        "get": op("A product's share links, newest first", "links", ADMIN, listed(LINK_SHAPE), params=[PRODUCT, *PAGE]),
+        "post": op("Make a share link of a product", "links", ADMIN, ONE_LINK, 201, params=[PRODUCT],
+                   body=json_body(LINK_INPUT)),
+    },
+    "/admin/api/links/{link_id}": {"delete": op(
+        "Revoke a share link at once (it stays listed, revoked; its cookies and install tokens stop working)",
+        "links", ADMIN, {"type": "object", "required": ["deleted", "link"], "properties": {
+            "deleted": {"type": "string"}, "link": LINK_SHAPE}}, params=[LINK])},
     # Webhooks.
     "/admin/api/webhooks": {
         "get": op("List webhooks (secrets are never shown)", "webhooks", ADMIN, listed(WEBHOOK_SHAPE), params=PAGE),

@@ -222,11 +222,12 @@ def add_registrations(page, secret, token):
             card.registration = token_registration(secret, token, card.variant.id)
 
 
-def install_manifest(release):
-    """The itms-services manifest iOS reads before it downloads the IPA."""
-    assets = [{"kind": "software-package", "url": urls.download_url(release.id)}]
+def install_manifest(release, token=None):
+    """The itms-services manifest iOS reads before it downloads the IPA; its URLs carry `token`, the install
+    token of a protected product, since iOS fetches them without the browser's cookies."""
+    assets = [{"kind": "software-package", "url": urls.download_url(release.id, token)}]
     if release.icon_key:
-        icon = urls.icon_url(release.id)
+        icon = urls.icon_url(release.id, token)
         assets += [{"kind": "display-image", "url": icon}, {"kind": "full-size-image", "url": icon}]
     variant = release.variant
     return {"items": [{
@@ -263,9 +264,10 @@ def min_os_label(platform, min_os):
     return f"{name} {min_os}"
 
 
-def page_dict(page, download_counts):
+def page_dict(page, download_counts, release_links=urls.release_links):
     """The JSON form of a product page: public fields only, never profiles or device UDIDs. The releases'
-    `download_counts` are read apart from the page, which is cached while they change with every download."""
+    `download_counts` are read apart from the page, which is cached while they change with every download;
+    `release_links` builds their links (with the install tokens of a protected product)."""
     product = page.product
     icon = page.icon_release
     return {
@@ -282,7 +284,7 @@ def page_dict(page, download_counts):
                         "download_count": download_counts.get(release.id, release.download_count),
                         "installable": card.verdicts[release.id].installable,
                         "reason": card.verdicts[release.id].reason,
-                        "urls": urls.release_links(release, card.variant, product.slug),
+                        "urls": release_links(release, card.variant, product.slug),
                     }
                     for release in card.releases
                 ],

@@ -2,12 +2,13 @@
 import io
 from functools import lru_cache
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from fenfa_lib import current
+from fenfa_lib import access, current
 from fenfa_lib.catalog import published_product
 from fenfa_lib.events import record_if_idle
+from fenfa_lib.web import access as access_check
 from fenfa_lib.web import urls
 from fenfa_lib.web.auth import is_admin_request
 from fenfa_lib.web.budget import anonymous_write_wait
@@ -31,7 +32,6 @@ PAGE_HELPERS = {
     "changelog_html": changelog_html,
     "min_os_label": min_os_label,
     "platform_names": PLATFORM_NAMES,
-    "release_links": urls.release_links,
 }
 
 
@@ -72,26 +72,38 @@ def count_visit(product_id):
 
 @bp.get("/products/<slug>")
 def show_product(slug):
-    product_id, html = product_page_html(slug)
+    product = access_check.page_product(slug)
+    if product is None:
+        abort(404, description="There is no app at this address.")
+    grant = None
+    if product.access != "public":
+        grant = access_check.grant_for(product)
+        if grant is None:
+            return locked_page(product)
+    product_id, html = product_page_html(slug, grant)
     count_visit(product_id)
     response = Response(html, mimetype="text/html")
     response.vary.update(["Accept-Language", "User-Agent", "X-Auth-Token", "Cookie"])
-    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Cache-Control"] = "private, no-cache" if grant else "no-cache"
     return response
 
 
-def product_page_html(slug):
+def product_page_html(slug, grant=None):
     """(product id, HTML) of the page at `slug` for this visitor; 404 when no published product is there. The
-    HTML is rendered once per catalog revision and everything it depends on, except with a return token."""
+    HTML is rendered once per catalog revision and everything it depends on, except with a return token; a
+    protected product's once per `grant` too (its install links carry tokens of that grant), for a while."""
     if request.args.get("udid_token"):
         return render_product_page(slug)[:2]
-    key = (slug, *page_request(), in_app_browser(), language(), urls.base_url(), is_admin_request())
+    admin = grant == access.ADMIN if grant else is_admin_request()  # asked once: an unknown token counts a failure
+    key = (slug, *page_request(), in_app_browser(), language(), urls.base_url(), admin, grant)
     revision = current.revision()
     html_pages = current.cache("html_pages")
     cached = html_pages.get(key, revision)
     if cached is None:
         product_id, html, valid_until = render_product_page(slug)
         cached = product_id, html
+        if grant:
+            valid_until = access_check.install_links_valid_until(valid_until)
         html_pages.put(key, revision, cached, valid_until)
     return cached
 
@@ -109,13 +121,69 @@ def render_product_page(slug):
     icon_url = urls.icon_url(page.icon_release.id) if page.icon_release else None
     html = render_template("product.html", page=page, qr_svg=Markup(qr_svgs(page_url)[0]), page_url=page_url,
                            warnings=urls.admin_warnings(is_admin_request()), notices=visitor_notices(page),
-                           icon_url=icon_url, lang=lang, t=translator(lang), **PAGE_HELPERS)
+                           icon_url=icon_url, lang=lang, t=translator(lang),
+                           release_links=access_check.link_builder(page.product), **PAGE_HELPERS)
     return page.product.id, html, page.valid_until
 
 
 @bp.get("/products/<slug>/qrcode.svg")
 def product_qrcode(slug):
-    if published_product(slug) is None:
+    product = access_check.page_product(slug)
+    if product is None:
         abort(404, description="There is no app at this address.")
+    access_check.require_access(product)
+    cache_control = "private, max-age=300" if product.access != "public" else "public, max-age=300"
     return Response(qr_svgs(urls.page_url(slug))[1], mimetype="image/svg+xml",
-                     headers={"Cache-Control": "public, max-age=300"})
+                     headers={"Cache-Control": cache_control})
+
+
+def locked_page(product, status=401, failure=None, wait=0):
+    """The page a visitor without access sees: the password form, or for a private product where to get in."""
+    response = render_page("locked.html", product=product, failure=failure, wait=wait)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Cookie")
+    return response
+
+
+@bp.post("/products/<slug>/access")
+def enter_password(slug):
+    """The password form: a right password sets the access cookie and goes back to the page; wrong ones count
+    against this address (ten a minute, then 429 for a minute)."""
+    product = published_product(slug)
+    if product is None:
+        abort(404, description="There is no app at this address.")
+    if product.access != "password":
+        return redirect(url_for("public.show_product", slug=slug), 303)
+    wait = access_check.password_wait()
+    if wait:
+        response = locked_page(product, 429, "too_many_passwords", wait)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if not access.password_matches(request.form.get("password", ""), product.password_hash):
+        access_check.count_wrong_password()
+        return locked_page(product, 401, "wrong_password")
+    response = redirect(url_for("public.show_product", slug=slug), 303)
+    return access_check.grant_cookie(response, product, access.password_grant(product))
+
+
+@bp.get("/s/<token>")
+def share_link(token):
+    """A share link: its access cookie and a redirect to the product page, or 410 saying why it ended."""
+    link = access.token_link(current_app.secret_key, token)
+    product = published_product_of(link)
+    if product is None:
+        abort(404, description="There is no link at this address.")
+    state = access.link_state(link)
+    if state != "live":
+        response = render_page("link_gone.html", state=state)
+        response.status_code = 410
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response = redirect(url_for("public.show_product", slug=product.slug))
+    return access_check.grant_cookie(response, product, access.Grant("link", link.id))
+
+
+def published_product_of(link):
+    product = link.product if link else None
+    return product if product is not None and product.published else None

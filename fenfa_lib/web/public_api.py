@@ -16,6 +16,7 @@ from fenfa_lib.events import record_event
 from fenfa_lib.packages.images import image_type
 from fenfa_lib.release_files import storage_for
 from fenfa_lib.web import validate
+from fenfa_lib.web.access import install_token, link_builder, require_access
 from fenfa_lib.web.budget import refuse_over_budget
 from fenfa_lib.web.client import request_client
 from fenfa_lib.web.envelope import ok
@@ -36,8 +37,9 @@ def product_json(slug):
     page = visitor_page(slug)
     if page is None:
         raise ApiError(404, f"product {slug} not found")
+    require_access(page.product)
     release_ids = [release.id for card in page.cards for release in card.releases]
-    return ok(page_dict(page, download_counts(release_ids)))
+    return ok(page_dict(page, download_counts(release_ids), link_builder(page.product)))
 
 
 @bp.get("/ios/<release_id>/manifest.plist")
@@ -45,13 +47,16 @@ def ios_manifest(release_id):
     release = published_release(release_id)
     if release.variant.platform != "ios":
         raise ApiError(404, f"release {release_id} is not an iOS build")
-    body = plistlib.dumps(install_manifest(release))
+    product = release.variant.product
+    require_access(product, release.id)
+    body = plistlib.dumps(install_manifest(release, install_token(product, release.id)))
     return Response(body, mimetype="application/xml", headers={"Cache-Control": "no-cache"})
 
 
 @bp.get("/icons/<release_id>.png")
 def icon(release_id):
     release = published_release(release_id)
+    require_access(release.variant.product, release.id)
     if not release.icon_key:
         raise ApiError(404, f"release {release_id} has no icon")
     try:

@@ -10,6 +10,8 @@ def product_dict(product, variant_count=None):
         "slug": product.slug,
         "description": product.description,
         "published": product.published,
+        "access": product.access,
+        "has_password": bool(product.password_hash),
         "created_at": iso(product.created_at),
         "updated_at": iso(product.updated_at),
     }
@@ -160,3 +162,21 @@ def delivery_dict(delivery):
         "created_at": iso(delivery.created_at),
         "next_attempt_at": iso(delivery.next_attempt_at),
     }
+
+
+def link_dict(link, url, state):
+    """A share link with its URL and its state (live, revoked, expired or used_up)."""
+    return {
+        "id": link.id,
+        "product_id": link.product_id,
+        "url": url,
+        "expires_at": iso(link.expires_at),
+        "max_downloads": link.max_downloads,
+        "download_count": link.download_count,
+        "revoked": link.revoked_at is not None,
+        "state": state,
+        "note": link.note,
+        "created_at": iso(link.created_at),
+        "revoked_at": iso(link.revoked_at),
+    }
+

@@ -9,6 +9,7 @@ from fenfa_lib.catalog import published_variant
 from fenfa_lib.errors import ApiError
 from fenfa_lib.models import Product, UDIDNonce, Variant
 from fenfa_lib.web import urls, validate
+from fenfa_lib.web.access import require_access
 from fenfa_lib.web.budget import refuse_over_budget
 from fenfa_lib.web.envelope import ok
 
@@ -45,6 +46,7 @@ def signing_chain():
 @bp.get("/profile.mobileconfig")
 def profile():
     variant = published_ios_variant()
+    require_access(variant.product)
     refuse_over_budget("profiles", "profile requests")
     chain = signing_chain()
     nonce = udid.create_nonce(variant)

@@ -22,32 +22,37 @@ def page_url(slug, release_id=None):
     return f"{url}?r={release_id}" if release_id else url
 
 
-def download_url(release_id):
-    return f"{base_url()}/d/{release_id}"
+def download_url(release_id, token=None):
+    return with_token(f"{base_url()}/d/{release_id}", token)
 
 
-def manifest_url(release_id):
-    return f"{base_url()}/ios/{release_id}/manifest.plist"
+def manifest_url(release_id, token=None):
+    return with_token(f"{base_url()}/ios/{release_id}/manifest.plist", token)
 
 
-def ios_install_url(release_id):
-    return "itms-services://?action=download-manifest&url=" + quote(manifest_url(release_id), safe="")
+def ios_install_url(release_id, token=None):
+    return "itms-services://?action=download-manifest&url=" + quote(manifest_url(release_id, token), safe="")
 
 
-def icon_url(release_id):
-    return f"{base_url()}/icons/{release_id}.png"
+def icon_url(release_id, token=None):
+    return with_token(f"{base_url()}/icons/{release_id}.png", token)
 
 
 def qrcode_url(slug):
     return f"{base_url()}/products/{quote(slug)}/qrcode.svg"
 
 
-def release_links(release, variant, slug):
-    """Public URLs of one release; iOS builds install through an itms-services manifest."""
+def share_url(token):
+    return f"{base_url()}/s/{quote(token)}"
+
+
+def release_links(release, variant, slug, token=None):
+    """Public URLs of one release; iOS builds install through an itms-services manifest, whose URL carries
+    `token`, the install token of a protected product (iOS fetches the manifest without the browser's cookies)."""
     links = {"page": page_url(slug, release.id), "download": download_url(release.id)}
     if variant.platform == "ios":
-        links["ios_manifest"] = manifest_url(release.id)
-        links["ios_install"] = ios_install_url(release.id)
+        links["ios_manifest"] = manifest_url(release.id, token)
+        links["ios_install"] = ios_install_url(release.id, token)
     return links
 
 
@@ -66,6 +71,11 @@ def with_query(url, **params):
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def with_token(url, token):
+    """`url` with the access token `t` of a protected product, when there is one."""
+    return with_query(url, t=token) if token else url
 
 
 def https_warnings():

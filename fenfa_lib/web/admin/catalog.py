@@ -2,6 +2,7 @@
 from flask import Blueprint
 
 from fenfa_lib import catalog
+from fenfa_lib.access import access_changes
 from fenfa_lib.ids import MAX_SLUG_LENGTH, PREFIXES
 from fenfa_lib.models import Product, Release, Variant, utcnow
 from fenfa_lib.web import validate
@@ -26,6 +27,8 @@ def product_fields(body, creating):
         "slug": lambda: validate.text(body, "slug", required=True, max_length=MAX_SLUG_LENGTH),
         "description": lambda: validate.text(body, "description", max_length=10000, default="", multiline=True),
         "published": lambda: validate.boolean(body, "published", default=True),
+        "access": lambda: validate.text(body, "access", required=True, max_length=16) if "access" in body else "public",
+        "password": lambda: body.get("password"),
     }
     return read_fields(body, readers, creating)
 
@@ -76,7 +79,7 @@ def list_products():
 
 @bp.post("/products")
 def create_product():
-    fields = product_fields(validate.json_object(), creating=True)
+    fields = access_changes(product_fields(validate.json_object(), creating=True))
     return ok({"product": product_dict(catalog.create_product(**fields))}, 201)
 
 
@@ -93,7 +96,7 @@ def get_product(product_id):
 @bp.put("/products/<product_id>")
 def update_product(product_id):
     product = get_or_404(Product, product_id, "product")
-    changes = product_fields(validate.json_object(), creating=False)
+    changes = access_changes(product_fields(validate.json_object(), creating=False), product)
     return ok({"product": product_dict(catalog.update_product(product, changes))})
 
 
