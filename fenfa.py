@@ -31,6 +31,7 @@ from fenfa_lib.web import downloads, health, latest, openapi, public, public_api
 from fenfa_lib.web.access import init_access
 from fenfa_lib.web.admin import (
     apple,
+    audit,
     catalog,
     diff,
     exports,
@@ -40,6 +41,7 @@ from fenfa_lib.web.admin import (
     panel,
     records,
     settings,
+    tokens,
     webhooks,
 )
 from fenfa_lib.web.auth import SessionInterface, init_lockout
@@ -58,7 +60,8 @@ PAGE_BLUEPRINTS = (  # what people browse: their errors are HTML pages
 DATA_DIR_LOCK = "fenfa.data_dir_lock"
 API_BLUEPRINTS = (  # their errors are answered in the JSON envelope
     health.bp, public_api.bp, latest.update_check_bp, downloads.bp, upload.bp, udid.bp, catalog.bp, settings.bp,
-    lists.bp, exports.bp, apple.bp, webhooks.bp, openapi.bp, uploader.bp, diff.api_bp, links.bp,
+    lists.bp, exports.bp, apple.bp, webhooks.bp, openapi.bp, uploader.bp, diff.api_bp, links.bp, tokens.bp,
+    audit.bp,
 )
 
 

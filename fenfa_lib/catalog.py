@@ -79,10 +79,13 @@ def create_variant(product, fields, id=None):
     )
 
 
-def find_variant(info):
-    """The oldest variant with a parsed package's platform and identifier, or None."""
-    query = Variant.select().where((Variant.platform == info.platform) & (Variant.identifier == info.identifier))
-    return query.order_by(Variant.created_at).first()
+def find_variant(info, product_id=None):
+    """The oldest variant (of `product_id`'s product, when given) with a parsed package's platform and
+    identifier, or None."""
+    condition = (Variant.platform == info.platform) & (Variant.identifier == info.identifier)
+    if product_id:
+        condition &= Variant.product == product_id
+    return Variant.select().where(condition).order_by(Variant.created_at).first()
 
 
 def find_or_create_variant(info, product_id=None, variant_id=None):

@@ -50,14 +50,17 @@ class DuplicateFound(Exception):
         self.release = release
 
 
-def add_release(received, fields, client, variant=None, may_create=False, skip_duplicate=False):
+def add_release(received, fields, client, variant=None, may_create=False, skip_duplicate=False, product_id=None):
     """The release made from `received` with the form's `fields`, then the variant's retention applied. Without
     `variant` (a smart upload that names none) the package's own variant is found, or, when `may_create`,
     created with its product. With `skip_duplicate`, a file the variant already has a release of is answered
-    with that release and nothing is stored."""
+    with that release and nothing is stored. With `product_id` (a named upload token's product) only that
+    product's variants take uploads."""
+    if variant is not None and product_id and variant.product_id != product_id:
+        raise ApiError(403, f"this token may upload only to the variants of product {product_id}")
     info = inspect_package(received, variant.platform if variant else None)
     if variant is None:
-        variant = package_variant(info, may_create)
+        variant = package_variant(info, may_create, product_id)
     else:
         check_identifier(variant, info)
     earlier = release_of_file(variant, received.sha256) if skip_duplicate and variant else None
@@ -71,12 +74,16 @@ def add_release(received, fields, client, variant=None, may_create=False, skip_d
     return added
 
 
-def package_variant(info, may_create):
-    """The existing variant of an app package, or None for one to create; 403 when the caller may not create."""
+def package_variant(info, may_create, product_id=None):
+    """The existing variant of an app package (within `product_id`'s product when given), or None for one to
+    create; 403 when the caller may not create."""
     if not info.names_itself:
         raise ApiError(400, "variant_id is required for a file that does not name its app (only .ipa, .apk, .aab, "
                             ".deb, .rpm, .msi, .msix, .pkg and macOS .zip files do)")
-    variant = find_variant(info)
+    variant = find_variant(info, product_id)
+    if variant is None and product_id:
+        raise ApiError(403, f"product {product_id}, the only one this token may upload to, has no variant with "
+                            f"platform {info.platform} and identifier {info.identifier}")
     if variant is None and not may_create:
         raise ApiError(403, f"no variant has platform {info.platform} and identifier {info.identifier}: an admin "
                             "must create it (or smart-upload this build with an admin token) before an upload token "

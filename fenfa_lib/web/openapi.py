@@ -225,13 +225,16 @@ def error_responses():
 
 
 def security_schemes():
-    token = "The `X-Auth-Token` header, compared in constant time; admin tokens may do all an upload token may."
+    token = ("The `X-Auth-Token` header: a configured token (compared in constant time), or a named token "
+             "(`fenfa_…`, made through /admin/api/tokens, looked up by its hash); admin tokens may do all an upload "
+             "token may.")
     return {
         "AdminToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
                        "description": f"{token} Admin scope."},
         "UploadToken": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
                         "description": f"{token} Upload scope: uploads (smart uploads into existing variants) "
-                                       "and parse-app."},
+                                       "and parse-app; a named upload token with a product uploads only into that "
+                                       "product's variants."},
         "AdminSession": {"type": "apiKey", "in": "cookie", "name": "session",
                          "description": "A browser signed in at /admin with an admin token; it also sends "
                                         f"its {CSRF_HEADER} header."},

@@ -5,6 +5,7 @@ from fenfa_lib.events import EVENT_TYPES
 from fenfa_lib.ids import MAX_SLUG_LENGTH
 from fenfa_lib.packages.filetypes import CONTENT_TYPES, EXTENSIONS
 from fenfa_lib.web.latest import MAX_ID_LENGTH
+from fenfa_lib.web.openapi_access_paths import ACCESS_PATHS
 from fenfa_lib.web.openapi_build import (
     ADMIN,
     HTML,
@@ -383,4 +384,5 @@ PATHS = {
         {"type": "object", "required": ["delivery"], "properties": {"delivery": DELIVERY_SHAPE}}, params=[WEBHOOK])},
     "/admin/api/webhooks/{webhook_id}/deliveries": {"get": op(
         "A webhook's deliveries, newest first", "webhooks", ADMIN, listed(DELIVERY_SHAPE), params=[WEBHOOK, *PAGE])},
+    **ACCESS_PATHS,
 }

@@ -19,6 +19,7 @@ from waitress.task import ErrorTask, WSGITask
 from werkzeug.exceptions import HTTPException
 
 from fenfa_lib.config import MAX_SMALL_BODY, upload_limit_bytes
+from fenfa_lib.models import db
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.retention import start_event_pruning
 from fenfa_lib.web.auth import LOCKOUT, scope_of
@@ -34,8 +35,9 @@ SPARE_DESCRIPTORS = 64  # files, the database and the listening socket beside on
 
 
 class Admission:
-    """Which request bodies are worth reading: an upload route's only with a valid X-Auth-Token header (the
-    scope is checked later, by the route), any other route's only up to MAX_SMALL_BODY bytes."""
+    """Which request bodies are worth reading: an upload route's only with a valid X-Auth-Token header,
+    configured or named (the scope and product are checked later, by the route), any other route's only up to
+    MAX_SMALL_BODY bytes."""
 
     def __init__(self, app):
         self.config = app.config["FENFA"]
@@ -65,7 +67,9 @@ class Admission:
             wait = self.lockout.wait(client)
             if wait:
                 return Refusal(429, "too many failed sign-ins from this address; try again later", math.ceil(wait))
-            if scope_of(token, self.config) is None:
+            with db.connection_context():  # waitress's I/O thread holds no connection between requests
+                known = scope_of(token, self.config) is not None
+            if not known:
                 self.lockout.fail(client)
                 return Refusal(401, "invalid token")
             return self.oversized(method, content_length)

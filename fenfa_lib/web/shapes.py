@@ -180,3 +180,25 @@ def link_dict(link, url, state):
         "revoked_at": iso(link.revoked_at),
     }
 
+
+def token_dict(token):
+    """A named token without its secret, which no row keeps."""
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scope": token.scope,
+        "product_id": token.product_id,
+        "created_at": iso(token.created_at),
+        "last_used_at": iso(token.last_used_at),
+    }
+
+
+def audit_entry_dict(entry):
+    return {
+        "id": entry.id,
+        "ts": iso(entry.ts),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target_id": entry.target_id,
+        "ip": entry.ip,
+    }

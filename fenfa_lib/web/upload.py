@@ -1,5 +1,5 @@
 """POST /upload and PUT /upload/<file_name>, smart upload and parse-only (upload token; only an admin's smart
-upload creates products and variants)."""
+upload creates products and variants; a named upload token with a product uploads only to its variants)."""
 import base64
 import re
 from urllib.parse import urlsplit
@@ -16,7 +16,7 @@ from fenfa_lib.packages.images import image_type
 from fenfa_lib.text import has_control_characters, is_ascii_number, is_single_token
 from fenfa_lib.uploads import ReceivedFile, inspect_package, profile_row
 from fenfa_lib.web import urls
-from fenfa_lib.web.auth import granted_scope, require_token
+from fenfa_lib.web.auth import granted_product_id, granted_scope, require_token
 from fenfa_lib.web.client import request_client
 from fenfa_lib.web.envelope import ok, upload_limit_message
 from fenfa_lib.web.shapes import profile_dict, uploaded_release_dict
@@ -69,7 +69,7 @@ def parse_app():
     if not info.package_type:
         raise ApiError(400, "this file says nothing about itself: only .ipa, .apk, .aab, .deb, .rpm, .msi, .exe, "
                             ".msix, .pkg, .AppImage and macOS .zip files can be parsed")
-    existing = find_variant(info)
+    existing = find_variant(info, granted_product_id())
     return ok({
         "file_name": received.name,
         "size_bytes": received.size,
@@ -98,7 +98,8 @@ def icon_data_url(icon):
 def release_answer(form, received, variant):
     """Add the release of `received` with the fields of `form` (a form, or a raw upload's query) and answer it."""
     added = uploads.add_release(received, form_fields(form), request_client(), variant,
-                                may_create=granted_scope() == "admin", skip_duplicate=flag(form, "skip_duplicate"))
+                                may_create=granted_scope() == "admin", skip_duplicate=flag(form, "skip_duplicate"),
+                                product_id=granted_product_id())
     return upload_answer(added)
 
 

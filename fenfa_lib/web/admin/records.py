@@ -1,10 +1,11 @@
-"""The admin panel's record pages: events, iOS devices (and registering them with Apple), CSV exports
-and settings."""
+"""The admin panel's record pages: events, iOS devices (and registering them with Apple), CSV exports,
+settings and the audit log."""
 from flask import Blueprint
 
 from fenfa_lib import current
 from fenfa_lib.events import EVENT_TYPES
 from fenfa_lib.packages.filetypes import EXTENSIONS
+from fenfa_lib.web.admin.audit import filtered_audit
 from fenfa_lib.web.admin.panel import page_of
 from fenfa_lib.web.admin.queries import filtered_devices, filtered_events
 from fenfa_lib.web.admin.rendering import render_admin, require_admin_session
@@ -36,3 +37,9 @@ def settings():
     saved = current.settings()
     secrets = {name: bool(getattr(saved, name)) for name in SECRET_FIELDS}
     return render_admin("admin/settings.html", settings=settings_dict(saved), secrets=secrets)
+
+
+@bp.get("/audit")
+def audit():
+    rows, paging = page_of(filtered_audit())
+    return render_admin("admin/audit.html", entries=rows, paging=paging)

@@ -17,6 +17,7 @@ NAVIGATION = (  # (endpoint, text key)
     ("admin_records.devices", "nav_devices"),
     ("admin_records.exports", "nav_exports"),
     ("admin_records.settings", "nav_settings"),
+    ("admin_records.audit", "nav_audit"),
 )
 
 

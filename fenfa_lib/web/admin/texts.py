@@ -1,4 +1,5 @@
 """The admin panel's texts in English and Chinese (web/i18n.translator reads them)."""
+from fenfa_lib.web.admin.audit_texts import CHINESE_AUDIT, ENGLISH_AUDIT
 from fenfa_lib.web.admin.diff_texts import CHINESE_DIFF, ENGLISH_DIFF
 from fenfa_lib.web.urls import HTTPS_WARNING
 
@@ -339,5 +340,7 @@ CHINESE[HTTPS_WARNING] = "主域名不是 https://：iOS 不允许在没有 HTTP
 
 ENGLISH.update(ENGLISH_DIFF)
 CHINESE.update(CHINESE_DIFF)
+ENGLISH.update(ENGLISH_AUDIT)
+CHINESE.update(CHINESE_AUDIT)
 
 TEXTS = {"en": ENGLISH, "zh": CHINESE}
