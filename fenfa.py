@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fenfa_lib import __version__
-from fenfa_lib.backup import backup, restore
+from fenfa_lib.backup import backup, check_backed_up_database, restore
 from fenfa_lib.config import (
     FORM_ALLOWANCE,
     ConfigError,
@@ -78,7 +78,7 @@ def create_app(config=None):
     app.secret_key = server_secret(settings["data_dir"])
     app.session_interface = SessionInterface()
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
-    open_database(settings["data_dir"] / "fenfa.db")
+    open_database(settings["database_url"])
     lock, alone = claim(settings["data_dir"])
     app.extensions[DATA_DIR_LOCK] = lock
     sweep_leftovers(settings["data_dir"], min_age=0 if alone else LEFTOVER_MIN_AGE)
@@ -135,11 +135,14 @@ def main(argv=None):
 
 
 def run(args):
+    if args.command in ("backup", "restore"):
+        config = load_config()
+        check_backed_up_database(config)
     if args.command == "backup":
         target = Path(args.file)
-        print(backup(load_config()["data_dir"], target).describe(target))
+        print(backup(config["data_dir"], target).describe(target))
     elif args.command == "restore":
-        data_dir = load_config()["data_dir"]
+        data_dir = config["data_dir"]
         files = restore(data_dir, Path(args.file))
         print(f"restored {args.file} into {data_dir}: the database, {files} release files and the key files")
     else:

@@ -1,5 +1,6 @@
 """`python fenfa.py backup FILE.tar` and `restore FILE.tar`: the database (through SQLite's backup API, so a
-running server keeps serving), the local build files, tokens.json and secret.key in one tar file."""
+running server keeps serving), the local build files, tokens.json and secret.key in one tar file. For the data
+dir's SQLite file only: a PostgreSQL database is backed up with its own tools."""
 import os
 import posixpath
 import shutil
@@ -9,9 +10,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from fenfa_lib.config import SECRET_FILE, TOKENS_FILE, ConfigError
+from fenfa_lib.config import DATABASE_FILE, SECRET_FILE, TOKENS_FILE, ConfigError
 
-DATABASE_FILE = "fenfa.db"
 UPLOADS = "uploads"
 KEY_FILES = (TOKENS_FILE, SECRET_FILE)
 
@@ -32,6 +32,18 @@ class BackupSummary:
         if self.dropped:
             lines.append(f"{self.dropped} releases deleted while the backup ran are left out")
         return "\n".join(lines)
+
+
+def check_backed_up_database(config):
+    """ConfigError unless the configured database is the data dir's SQLite file, the one backups hold."""
+    url = config["database_url"]
+    if url.startswith("postgresql://"):
+        raise ConfigError("backup and restore hold the data dir's SQLite database; database_url names a PostgreSQL "
+                          "database: back it up with pg_dump (and restore it with pg_restore), and the release "
+                          "files with the data dir or the S3 bucket")
+    if url != f"sqlite:///{config['data_dir'] / DATABASE_FILE}":
+        raise ConfigError(f"backup and restore hold the data dir's {DATABASE_FILE}; database_url names another "
+                          "SQLite file: copy that one with the sqlite3 command's .backup")
 
 
 def backup(data_dir, target):

@@ -4,6 +4,7 @@ import logging
 from peewee import IntegrityError
 
 from fenfa_lib import webhooks
+from fenfa_lib.dialect import write_transaction
 from fenfa_lib.errors import ApiError
 from fenfa_lib.ids import MAX_SLUG_LENGTH, is_valid_slug, new_id, slugify
 from fenfa_lib.models import Product, Release, Variant, db, utcnow
@@ -134,7 +135,7 @@ def update_release(release, changes):
 def delete_rows(row, releases):
     """Delete `row` (its children go by cascade), then the files of `releases`, its releases. They are
     listed inside the write transaction, so an upload committing meanwhile cannot leave files behind."""
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         folders = stored_folders(releases)
         if isinstance(row, Release):  # a product or variant delete removes an app, not a build: no release.deleted
             webhooks.enqueue("release.deleted", row.variant.product, row.variant, row)
@@ -170,7 +171,7 @@ def download_counts(release_ids):
     JSON, where building the query took most of the request's time."""
     if not release_ids:
         return {}
-    marks = ", ".join("?" * len(release_ids))
+    marks = ", ".join([db.param] * len(release_ids))
     return dict(db.execute_sql(f'SELECT "id", "download_count" FROM "release" WHERE "id" IN ({marks})', release_ids))
 
 

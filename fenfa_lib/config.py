@@ -16,6 +16,7 @@ DEFAULTS = {
     "host": "0.0.0.0",
     "port": 8000,
     "data_dir": "data",
+    "database_url": "",
     "primary_domain": "",
     "admin_token": [],
     "upload_token": [],
@@ -45,6 +46,8 @@ MIB = 1024 * 1024
 DEFAULT_PRESIGN_SECONDS = 900  # how long a presigned S3 download link stays valid unless an admin sets it
 FORM_ALLOWANCE = MIB  # room for an upload's form fields and multipart framing beside the file
 MAX_SMALL_BODY = 64 * 1024  # the largest body any route but the upload routes reads
+DATABASE_FILE = "fenfa.db"  # in the data dir, unless database_url names another database
+DATABASE_URL_FORMS = "sqlite:////absolute/path.db or postgresql://user:password@host:port/database"
 
 
 class ConfigError(Exception):
@@ -99,6 +102,7 @@ def _normalise(config):
     for key in BOOLEAN_KEYS:
         config[key] = _boolean(key, config[key])
     config["data_dir"] = config["data_dir"].resolve()
+    config["database_url"] = database_url(config["database_url"], config["data_dir"])
     if config["log_format"] not in LOG_FORMATS:
         raise ConfigError(f"log_format must be one of: {', '.join(LOG_FORMATS)}")
     accel = config["accel_redirect"]
@@ -126,6 +130,29 @@ def normalise_base_url(value):
             or not HOST_PATTERN.fullmatch(parts.hostname) or parts.query or parts.fragment or parts.username
             or not is_single_token(value)):
         raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def database_url(value, data_dir):
+    """The `database_url` setting checked: "" is the data dir's SQLite file. The value is never quoted back: it
+    may hold a password."""
+    if not value:
+        return f"sqlite:///{data_dir / DATABASE_FILE}"
+    if not isinstance(value, str) or not is_single_token(value):
+        raise ConfigError(f"database_url must be {DATABASE_URL_FORMS}")
+    if value.startswith("sqlite:///"):
+        if not value.startswith("sqlite:////") or "?" in value:
+            raise ConfigError(f"database_url must name an absolute path: {DATABASE_URL_FORMS}")
+        return value
+    try:
+        parts = urlsplit(value)
+        database = parts.path[1:]
+        usable = (parts.scheme == "postgresql" and parts.port != 0 and database and "/" not in database
+                  and not parts.fragment)
+    except ValueError:  # .port raises it for a port that is not a number below 65536
+        usable = False
+    if not usable:
+        raise ConfigError(f"database_url must be {DATABASE_URL_FORMS}")
     return value
 
 

@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from peewee import OperationalError
 
+from fenfa_lib.dialect import database_fault
 from fenfa_lib.models import Event, Release, db
 
 log = logging.getLogger("fenfa")
@@ -34,7 +35,7 @@ def record_event(event_type, client, product_id="", variant_id="", release_id=""
 
 def is_busy(error):
     """Whether a database error means another writer held the lock for the whole busy timeout."""
-    return "locked" in str(error) or "busy" in str(error)
+    return database_fault(error) == "busy"
 
 
 @contextmanager

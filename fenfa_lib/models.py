@@ -1,4 +1,4 @@
-"""Peewee models on one SQLite database, bound by the app factory (`schema.open_database`)."""
+"""Peewee models on one database, SQLite or PostgreSQL, bound by the app factory (`schema.open_database`)."""
 import json
 from datetime import UTC, datetime
 
@@ -7,24 +7,21 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    DatabaseProxy,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
     TextField,
 )
-from playhouse.pool import PooledSqliteDatabase
 
 from fenfa_lib.config import DEFAULT_PRESIGN_SECONDS
 
-IDLE_CONNECTION_SECONDS = 300
-# Pooled: a request borrows an open connection instead of opening the file and setting its pragmas again (a
-# third of what a small request cost). No cap: waitress's threads bound how many are in use at once.
-db = PooledSqliteDatabase(None, max_connections=None, stale_timeout=IDLE_CONNECTION_SECONDS)
+db = DatabaseProxy()  # the one database object the models use: a pool of dialect.make_database's
 
 
 def utcnow():
-    """Naive UTC timestamp: SQLite stores it as sortable text, `iso()` adds the Z."""
+    """Naive UTC timestamp: SQLite stores it as sortable text, PostgreSQL as a TIMESTAMP; `iso()` adds the Z."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 

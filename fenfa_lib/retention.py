@@ -9,6 +9,7 @@ from datetime import timedelta
 from peewee import OperationalError
 
 from fenfa_lib import catalog
+from fenfa_lib.dialect import write_transaction
 from fenfa_lib.models import NEWEST_FIRST, Event, Product, Release, Settings, Variant, db, utcnow
 
 log = logging.getLogger("fenfa")
@@ -46,7 +47,7 @@ def prune_releases(variant_id, uploaded_id):
 
 def delete_event_batch(cutoff, batch):
     """Delete up to `batch` events older than `cutoff` in one transaction; how many went."""
-    with db.atomic("IMMEDIATE"):
+    with write_transaction():
         oldest = Event.select(Event.id).where(Event.ts < cutoff).limit(batch)
         return Event.delete().where(Event.id.in_(oldest)).execute()
 

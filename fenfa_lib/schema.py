@@ -1,9 +1,15 @@
-"""The database file: binding the models to it, and the versioned schema (PRAGMA user_version) with the
-forward migrations that bring an older file up to date."""
-from playhouse.migrate import SqliteMigrator, migrate
+"""The database: binding the models to it, and the versioned schema with the forward migrations that bring an
+older database up to date, on SQLite and on PostgreSQL alike. SQLite keeps the version in PRAGMA user_version (as
+every Fenfa file has since versions began), PostgreSQL in a one-row "schema_version" table."""
+from contextlib import contextmanager
+
+from peewee import OperationalError
+from playhouse.migrate import SchemaMigrator, migrate
 
 from fenfa_lib.config import ConfigError
+from fenfa_lib.dialect import database_label, is_postgresql, make_database, shown_url, write_transaction
 from fenfa_lib.models import (
+    AdminSession,
     ApiToken,
     AuditEntry,
     DeviceBinding,
@@ -25,50 +31,82 @@ SCHEMA_1_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, De
                    Settings]
 
 
-SCHEMA_VERSION = 6  # PRAGMA user_version of a database this code made or upgraded
-BUSY_TIMEOUT_MS = 5000  # how long a write waits for another writer before the request answers 503
+SCHEMA_VERSION = 6  # the version of a database this code made or upgraded
+VERSION_TABLE = "schema_version"  # PostgreSQL's
 
 
-def open_database(path):
-    """Bind the models to the SQLite file at `path`, creating or upgrading its schema."""
-    if db.database:
+def open_database(url):
+    """Bind the models to the database `url` names, creating or upgrading its schema."""
+    if db.obj is not None:
         db.close_all()  # connections to the database bound before: tests build many apps in one process
-    db.init(
-        str(path),
-        pragmas={"journal_mode": "wal", "foreign_keys": 1, "synchronous": "normal", "busy_timeout": BUSY_TIMEOUT_MS},
-        check_same_thread=False,  # a pooled connection serves whichever thread borrows it, one at a time
-    )
-    with db.connection_context():
+    db.initialize(make_database(url))
+    try:
+        db.connect()
+    except OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot open the database {shown_url(url)}: {reason}") from None
+    try:
         upgrade_schema()
         Settings.get_or_create(id=1)
+    finally:
+        db.close()
     return db
 
 
 def upgrade_schema():
-    """Apply the forward migrations a database lacks, in order, each in a transaction of its own; refuse a
-    database made by a newer Fenfa, whose tables this code would misread. Foreign keys are off meanwhile, as
-    SQLite prescribes for schema changes: adding a NOT NULL column rebuilds the table, and dropping the old copy
-    would otherwise cascade to every row that refers to it. Each migration ends with the keys checked."""
-    db.pragma("foreign_keys", 0)
-    try:
+    """Apply the forward migrations a database lacks, in order, each in a write transaction of its own (a second
+    process starting at once waits, then sees the new version); refuse a database made by a newer Fenfa, whose
+    tables this code would misread."""
+    with sqlite_foreign_keys_off():
         for target in range(1, SCHEMA_VERSION + 1):
-            with db.atomic("IMMEDIATE"):  # a second process starting at once waits, then sees the new version
-                version = db.pragma("user_version")
+            with write_transaction():
+                version = stored_version()
                 if version > SCHEMA_VERSION:
-                    raise ConfigError(f"the database {db.database} has schema version {version}, newer than this "
-                                      f"Fenfa's {SCHEMA_VERSION}: run a newer Fenfa, or restore a backup")
+                    raise ConfigError(f"the database {database_label()} has schema version {version}, newer than "
+                                      f"this Fenfa's {SCHEMA_VERSION}: run a newer Fenfa, or restore a backup")
                 if version < target:
                     MIGRATIONS[target]()
                     check_foreign_keys()
-                    db.pragma("user_version", target)
+                    store_version(target)
+
+
+@contextmanager
+def sqlite_foreign_keys_off():
+    """SQLite's foreign keys off for the block, as it prescribes for schema changes: adding a NOT NULL column
+    rebuilds the table, and dropping the old copy would otherwise cascade to every row that refers to it (each
+    migration ends with the keys checked). PostgreSQL alters tables in place, its keys on."""
+    if is_postgresql():
+        yield
+        return
+    db.pragma("foreign_keys", 0)
+    try:
+        yield
     finally:
         db.pragma("foreign_keys", 1)
 
 
+def stored_version():
+    if not is_postgresql():
+        return db.pragma("user_version")
+    db.execute_sql(f'CREATE TABLE IF NOT EXISTS "{VERSION_TABLE}" '
+                   '("id" INTEGER NOT NULL PRIMARY KEY CHECK ("id" = 1), "value" INTEGER NOT NULL)')
+    row = db.execute_sql(f'SELECT "value" FROM "{VERSION_TABLE}"').fetchone()
+    return row[0] if row else 0
+
+
+def store_version(version):
+    if not is_postgresql():
+        db.pragma("user_version", version)
+        return
+    db.execute_sql(f'INSERT INTO "{VERSION_TABLE}" VALUES (1, %s) ON CONFLICT ("id") DO UPDATE SET "value" = %s',
+                   (version, version))
+
+
 def check_foreign_keys():
-    broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+    """SQLite's check of the keys a migration may have broken; PostgreSQL refuses to break them."""
+    broken = [] if is_postgresql() else db.execute_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
-        raise ConfigError(f"the database {db.database} has {len(broken)} rows whose references are broken "
+        raise ConfigError(f"the database {database_label()} has {len(broken)} rows whose references are broken "
                           f"(first in table {broken[0][0]}): restore a backup")
 
 
@@ -82,7 +120,7 @@ def migrate_to_1():
 
 def add_missing_columns(models):
     """Give the existing tables of `models` the columns they lack, with their defaults."""
-    migrator = SqliteMigrator(db)
+    migrator = SchemaMigrator.from_database(db)
     for model in models:
         if not db.table_exists(model._meta.table_name):
             continue
@@ -94,9 +132,7 @@ def add_missing_columns(models):
 
 def migrate_to_2():
     """Schema 2: admin browser sessions live on the server."""
-    db.execute_sql(
-        'CREATE TABLE IF NOT EXISTS "adminsession" ("id" VARCHAR(255) NOT NULL PRIMARY KEY, '
-        '"token_fingerprint" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "last_seen_at" DATETIME NOT NULL)')
+    db.create_tables([AdminSession], safe=True)
 
 
 STATS_INDEXES = {"event_variant_type_ts": ("variant_id", "type", "ts"),
@@ -114,6 +150,8 @@ def migrate_to_3():
 # shows them (the JSON reads them fresh).
 REVISED_TABLES = ("product", "variant", "release", "provisioningprofile", "settings")
 UNREVISED_COLUMNS = {"release": {"download_count"}}
+BUMP_REVISION = 'UPDATE "catalogrevision" SET "value" = "value" + 1'
+BUMP_FUNCTION = "bump_catalog_revision"  # PostgreSQL's triggers call a function
 
 
 def migrate_to_4():
@@ -122,21 +160,29 @@ def migrate_to_4():
     it to the revision they were filled at."""
     db.execute_sql('CREATE TABLE IF NOT EXISTS "catalogrevision" '
                    '("id" INTEGER NOT NULL PRIMARY KEY CHECK ("id" = 1), "value" INTEGER NOT NULL)')
-    db.execute_sql('INSERT OR IGNORE INTO "catalogrevision" VALUES (1, 0)')
+    db.execute_sql('INSERT INTO "catalogrevision" VALUES (1, 0) ON CONFLICT DO NOTHING')
     create_revision_triggers()
 
 
 def create_revision_triggers():
     """(Re)create the triggers that bump the catalog revision, over the revised tables' columns as they are now:
     a migration that adds a column to one of them runs this again."""
+    if is_postgresql():
+        db.execute_sql(f'CREATE OR REPLACE FUNCTION "{BUMP_FUNCTION}"() RETURNS trigger LANGUAGE plpgsql AS '
+                       f'$$ BEGIN {BUMP_REVISION}; RETURN NULL; END $$')
     for table in REVISED_TABLES:
         skipped = UNREVISED_COLUMNS.get(table, ())
         columns = ", ".join(f'"{column.name}"' for column in db.get_columns(table) if column.name not in skipped)
         events = {"insert": "INSERT", "update": f"UPDATE OF {columns}", "delete": "DELETE"}
         for name, event in events.items():
-            db.execute_sql(f'DROP TRIGGER IF EXISTS "{table}_{name}_revision"')
-            db.execute_sql(f'CREATE TRIGGER "{table}_{name}_revision" AFTER {event} ON "{table}" '
-                           'BEGIN UPDATE "catalogrevision" SET "value" = "value" + 1; END')
+            trigger = f'"{table}_{name}_revision"'
+            if is_postgresql():
+                db.execute_sql(f'DROP TRIGGER IF EXISTS {trigger} ON "{table}"')
+                db.execute_sql(f'CREATE TRIGGER {trigger} AFTER {event} ON "{table}" FOR EACH ROW '
+                               f'EXECUTE FUNCTION "{BUMP_FUNCTION}"()')
+            else:
+                db.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+                db.execute_sql(f'CREATE TRIGGER {trigger} AFTER {event} ON "{table}" BEGIN {BUMP_REVISION}; END')
 
 
 def migrate_to_5():

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from fenfa_lib import retention, webhooks
 from fenfa_lib.catalog import find_or_create_variant, find_variant
+from fenfa_lib.dialect import write_transaction
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import record_event
 from fenfa_lib.ids import new_id
-from fenfa_lib.models import ProvisioningProfile, Release, Variant, db, iso, naive_utc, utcnow
+from fenfa_lib.models import ProvisioningProfile, Release, Variant, iso, naive_utc, utcnow
 from fenfa_lib.packages import filetypes, parse_package
 from fenfa_lib.packages.appinfo import AppInfo, PackageError
 from fenfa_lib.packages.images import image_type
@@ -150,9 +151,9 @@ def create_release(variant, received, fields, info, client, skip_duplicate=False
             storage.save_bytes(icon_key, info.icon, content_type=f"image/{icon_type}")
         meta = meta_json(values, product_id, variant_id)
         storage.save_bytes(f"{folder}/meta.json", meta, content_type="application/json")
-        # IMMEDIATE takes the write lock at BEGIN (waiting for it like any writer), so the variant read below
-        # cannot go stale before the inserts.
-        with db.atomic("IMMEDIATE"):
+        # One writer transaction at a time (see write_transaction), so the variant read below cannot go stale
+        # before the inserts.
+        with write_transaction():
             variant, adopted = current_variant(variant, info, product_id, variant_id)
             earlier = release_of_file(variant, received.sha256) if skip_duplicate else None
             if earlier:

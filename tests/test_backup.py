@@ -102,6 +102,18 @@ def test_generated_tokens_come_back_with_a_restore(tmp_path):
     assert json.loads((target / "tokens.json").read_text()) == json.loads((source / "tokens.json").read_text())
 
 
+@pytest.mark.parametrize("command", ["backup", "restore"])
+@pytest.mark.parametrize("url,advice", [
+    ("postgresql://fenfa:hunter2@db.internal/fenfa", "back it up with pg_dump"),
+    ("sqlite:////srv/elsewhere.db", "names another SQLite file"),
+])
+def test_backup_and_restore_refuse_a_database_they_do_not_hold(tmp_path, data_dir, command, url, advice):
+    argv, env = fenfa_command(data_dir, command, str(tmp_path / "fenfa.tar"), database_url=url)
+    result = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and advice in result.stderr and "hunter2" not in result.stderr
+    assert not (tmp_path / "fenfa.tar").exists() and not data_dir.exists()
+
+
 def test_restore_refuses_a_data_dir_that_is_not_empty(tmp_path, data_dir):
     data_dir.mkdir()
     (data_dir / "fenfa.db").write_bytes(b"precious")

@@ -32,6 +32,40 @@ def test_defaults(monkeypatch):
     # Relative to the configuration file's folder (the tests' FENFA_CONFIG), not to the working directory.
     assert config["data_dir"] == Path(os.environ["FENFA_CONFIG"]).parent / "data"
     assert config["admin_token"] == []
+    assert config["database_url"] == f"sqlite:///{config['data_dir'] / 'fenfa.db'}"
+
+
+@pytest.mark.parametrize("url", [
+    "mysql://fenfa:hunter2@db/fenfa", "postgres://fenfa:hunter2@db/fenfa", "postgresql://fenfa:hunter2@db",
+    "postgresql://fenfa:hunter2@db/", "postgresql://fenfa:hunter2@db/a/b",
+    "postgresql://fenfa:hunter2@db:99999/fenfa", "postgresql://fenfa:hunter2@db:0/fenfa",
+    "postgresql://fenfa:hunter2@db/fenfa#x", "postgresql://fenfa:hunter2@db/fen fa",
+    "sqlite:///relative/hunter2.db", "sqlite:////srv/hunter2.db?mode=ro", "hunter2",
+])
+def test_a_bad_database_url_is_refused_without_quoting_it(monkeypatch, url):
+    monkeypatch.setenv("FENFA_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="database_url must") as refused:
+        load_config()
+    assert "hunter2" not in str(refused.value)
+
+
+def test_a_sqlite_database_url_may_name_another_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("FENFA_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    app = create_app({"data_dir": tmp_path / "data", "admin_token": [ADMIN_TOKEN]})
+    assert (tmp_path / "elsewhere.db").is_file() and not (tmp_path / "data" / "fenfa.db").exists()
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_an_unreachable_database_is_a_one_line_start_up_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "fenfa.py"), "--port", "0"],
+        env={"FENFA_CONFIG": str(write_config(tmp_path, {})), "PATH": "/usr/bin:/bin",
+             "FENFA_DATA_DIR": str(tmp_path / "data"), "FENFA_DATABASE_URL": "postgresql://fenfa:hunter2@127.0.0.1:1/fenfa"},
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("fenfa: cannot open the database postgresql://fenfa@127.0.0.1:1/fenfa: ")
+    assert result.stderr.count("\n") == 1 and "hunter2" not in result.stderr
 
 
 def test_file_then_environment_then_overrides(monkeypatch, tmp_path):
@@ -51,6 +85,7 @@ ENVIRONMENT_EXAMPLES = {
     "host": ("127.0.0.1", "127.0.0.1"),
     "port": ("9100", 9100),
     "data_dir": ("/srv/fenfa-data", Path("/srv/fenfa-data").resolve()),
+    "database_url": ("postgresql://fenfa:secret@db.internal:5432/fenfa", "postgresql://fenfa:secret@db.internal:5432/fenfa"),
     "primary_domain": ("https://apps.example.com/", "https://apps.example.com"),
     "admin_token": ("one, two", ["one", "two"]),
     "upload_token": ("three", ["three"]),

@@ -196,13 +196,13 @@ def test_the_periodic_prune_runs_at_once_then_every_interval(api, monkeypatch):
     assert rounds == ["prune", day, "prune", day, "prune", day]
 
 
-def test_a_server_prunes_old_events_when_it_starts(make_app, data_dir):
+def test_a_server_prunes_old_events_when_it_starts(make_app, data_dir, database):
     api = Api(make_app().test_client(), ADMIN_TOKEN)
     api.data("PUT", "/admin/api/settings", json={"events_retention_days": 7})
     old_events(4, age_days=8)
     old_events(2, age_days=1)
     db.close()
-    with live_fenfa(data_dir, admin_token=ADMIN_TOKEN, upload_token=UPLOAD_TOKEN) as server:
+    with live_fenfa(data_dir, admin_token=ADMIN_TOKEN, upload_token=UPLOAD_TOKEN, database_url=database) as server:
         deadline, total = time.monotonic() + 10, None
         while total != 2 and time.monotonic() < deadline:
             request = urllib.request.Request(f"{server.base}/admin/api/events", headers={"X-Auth-Token": ADMIN_TOKEN})

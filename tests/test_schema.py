@@ -1,4 +1,5 @@
-"""The schema's version: a database made before versions is upgraded in place, a newer one is refused."""
+"""The schema's version: a database made before versions is upgraded in place, a newer one is refused, a failed
+migration leaves nothing behind; on SQLite (PRAGMA user_version) and on PostgreSQL (the schema_version table)."""
 import shutil
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,7 @@ from fenfa_lib.config import ConfigError
 from fenfa_lib.schema import SCHEMA_VERSION
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
+from pg import column_names, separate_connection
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "fenfa-0.9-unversioned.db"
 
@@ -64,18 +66,56 @@ def test_opening_an_upgraded_database_again_changes_nothing(data_dir):
     assert user_version(data_dir / "fenfa.db") == SCHEMA_VERSION
 
 
-def test_a_new_database_starts_at_the_current_version(data_dir):
-    open_app(data_dir)
-    assert user_version(data_dir / "fenfa.db") == SCHEMA_VERSION
+def database_url(app):
+    return app.config["FENFA"]["database_url"]
 
 
-def test_a_database_from_a_newer_fenfa_is_refused(data_dir):
-    open_app(data_dir)
-    with sqlite3.connect(data_dir / "fenfa.db") as connection:
-        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+def stored_version(url):
+    """The schema version a database holds, read through a connection of its own."""
+    with separate_connection(url) as connection:
+        if isinstance(connection, sqlite3.Connection):
+            return connection.execute("PRAGMA user_version").fetchone()[0]
+        return connection.execute('SELECT "value" FROM "schema_version"').fetchone()[0]
+
+
+def set_stored_version(url, version):
+    with separate_connection(url) as connection:
+        if isinstance(connection, sqlite3.Connection):
+            connection.execute(f"PRAGMA user_version = {version}")
+        else:
+            connection.execute('UPDATE "schema_version" SET "value" = %s', (version,))
+
+
+def test_a_new_database_starts_at_the_current_version(make_app):
+    app = make_app()
+    assert stored_version(database_url(app)) == SCHEMA_VERSION
+    make_app()
+    assert stored_version(database_url(app)) == SCHEMA_VERSION
+
+
+def test_a_database_from_a_newer_fenfa_is_refused(make_app):
+    url = database_url(make_app())
+    set_stored_version(url, SCHEMA_VERSION + 1)
     with pytest.raises(ConfigError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this Fenfa's"):
-        open_app(data_dir)
-    assert user_version(data_dir / "fenfa.db") == SCHEMA_VERSION + 1
+        make_app()
+    assert stored_version(url) == SCHEMA_VERSION + 1
+
+
+def test_a_failing_migration_leaves_the_database_at_its_version(make_app, monkeypatch):
+    """Each migration runs in one transaction: on PostgreSQL as on SQLite, a half-done schema change is undone."""
+    url = database_url(make_app())
+
+    def half_done():
+        schema.db.execute_sql('ALTER TABLE "product" ADD COLUMN "half_done" TEXT')
+        raise RuntimeError("the migration broke")
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION + 1, half_done)
+    with pytest.raises(RuntimeError, match="broke"):
+        make_app()
+    with separate_connection(url) as connection:
+        assert "half_done" not in column_names(connection, "product")
+    assert stored_version(url) == SCHEMA_VERSION
 
 
 def test_a_failing_migration_leaves_the_database_as_it_was(data_dir, monkeypatch):

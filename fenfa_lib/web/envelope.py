@@ -4,9 +4,9 @@ import errno
 import logging
 
 from flask import current_app, jsonify, render_template, request
-from peewee import DatabaseError
 from werkzeug.exceptions import HTTPException
 
+from fenfa_lib.dialect import database_fault
 from fenfa_lib.errors import ApiError
 from fenfa_lib.storage import StorageError
 
@@ -117,14 +117,13 @@ def register_error_handlers(app, page_blueprints):
 def machine_fault(error):
     """(status, message, Retry-After seconds or None) for a fault of the machine rather than of the code:
     a database another writer holds, a full disk, a storage device that fails. None for anything else."""
-    text = str(error).lower()
-    if isinstance(error, DatabaseError):
-        if "locked" in text or "busy" in text:
-            return 503, "the database is busy; try again shortly", BUSY_RETRY_SECONDS
-        if "full" in text:
-            return 507, "the server's disk is full", None
-        if "disk i/o" in text or "unable to open" in text or "readonly" in text:
-            return 503, "the database is unavailable", BUSY_RETRY_SECONDS
+    fault = database_fault(error)
+    if fault == "busy":
+        return 503, "the database is busy; try again shortly", BUSY_RETRY_SECONDS
+    if fault == "full":
+        return 507, "the server's disk is full", None
+    if fault == "unavailable":
+        return 503, "the database is unavailable", BUSY_RETRY_SECONDS
     if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
         return 507, "the server's disk is full", None
     if isinstance(error, OSError) and error.errno in UNAVAILABLE_ERRNOS:

@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+from datetime import datetime
 from itertools import islice
 
 from flask import Blueprint, Response
@@ -91,7 +92,10 @@ def event_batches(query):
 
 
 def iso_text(stored):
-    """iso() of a timestamp as SQLite holds it ("2026-12-01 10:21:00.123456")."""
+    """iso() of a timestamp as the cursor gives it: text on SQLite ("2026-12-01 10:21:00.123456"), a datetime on
+    PostgreSQL."""
+    if isinstance(stored, datetime):
+        return iso(stored)
     return f"{stored[:10]}T{stored[11:19]}Z" if stored else None
 
 

@@ -5,6 +5,7 @@ from flask import request
 from peewee import JOIN, fn, prefetch
 
 from fenfa_lib.catalog import normalise_platform
+from fenfa_lib.dialect import comma_joined
 from fenfa_lib.errors import ApiError
 from fenfa_lib.events import EVENT_TYPES
 from fenfa_lib.models import (
@@ -65,7 +66,7 @@ def filtered_events():
 def filtered_devices():
     """Devices matching `variant_id`, `q` (UDID, name, model, serial), `from`/`to` (created), newest first,
     each with `variant_ids`: the comma-joined variants it is bound to."""
-    variant_ids = fn.GROUP_CONCAT(DeviceBinding.variant).alias("variant_ids")
+    variant_ids = comma_joined(DeviceBinding.variant).alias("variant_ids")
     query = IOSDevice.select(IOSDevice, variant_ids).join(DeviceBinding, JOIN.LEFT_OUTER).group_by(IOSDevice.id)
     variant_id = request.args.get("variant_id", "").strip()
     if variant_id:

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from peewee import fn, prefetch
 
+from fenfa_lib.dialect import day_text
 from fenfa_lib.models import NEWEST_FIRST, Event, ProvisioningProfile, utcnow
 from fenfa_lib.web.shapes import product_dict, release_dict, variant_dict
 
@@ -36,7 +37,7 @@ def variant_stats(variant):
 def downloads_per_day(variant_id):
     """[{date, downloads}] for each of the last 30 days (UTC), oldest first, zeros included."""
     first_day = utcnow().date() - timedelta(days=DAYS - 1)
-    day = fn.strftime("%Y-%m-%d", Event.ts)
+    day = day_text(Event.ts)
     counts = dict(
         Event.select(day, fn.COUNT(Event.id))
         .where((Event.variant_id == variant_id) & (Event.type == "download") & (Event.ts >= first_day))
