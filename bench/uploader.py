@@ -21,26 +21,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+from transfer import make_file, proc_status  # noqa: E402  (bench/transfer.py's helpers)
+
 from live import live_fenfa  # noqa: E402  (the launcher the tests use)
 
 SCRIPT = REPO / "static" / "fenfa-upload.py"
 TINY_APK = REPO / "tests" / "samples" / "android-politedroid-minsdk3-tiny.apk"
 TOKEN = "bench-admin-token"
 MIB = 1024 * 1024
-
-
-def proc_status(pid, field):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def make_exe(path, size_mb):
-    block = os.urandom(MIB)
-    with open(path, "wb") as handle:
-        for index in range(size_mb):
-            handle.write(b"MZ" + block[2:] if index == 0 else block)
 
 
 def make_apk(path, size_mb):
@@ -85,7 +73,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="fenfa-bench-") as workdir:
         work = Path(workdir)
         exe, apk = work / "build.exe", work / "app-release.apk"
-        make_exe(exe, args.size_mb)
+        make_file(exe, args.size_mb)
         make_apk(apk, args.size_mb)
         with live_fenfa(work / "data", admin_token=TOKEN, max_upload_mb=args.size_mb + 16) as server:
             product = admin(server.base, "/admin/api/products", {"name": "Bench", "slug": "bench"})["product"]

@@ -295,7 +295,7 @@ def test_unexpected_errors_while_reading_metadata_become_a_package_error(tmp_pat
 
 def test_damaged_archives_only_ever_raise_package_error(tmp_path, monkeypatch):
     good = make_ipa(tmp_path / "good.ipa", info()).read_bytes()
-    loaded = count_calls(monkeypatch, "fenfa_lib.packages.ipa._load_plist")
+    loaded = count_calls(monkeypatch, "fenfa_lib.packages.ipa.load_plist")
     for cut in range(0, len(good), max(1, len(good) // 60)):
         damaged = tmp_path / "damaged.ipa"
         damaged.write_bytes(good[:cut] + bytes(b ^ 0x5A for b in good[cut:cut + 7]) + good[cut + 7:])

@@ -38,7 +38,7 @@ def parse_ipa(path):
     with open_zip(path, "IPA") as archive, metadata_errors_as_package_error("IPA"):
         plist_name = _info_plist_name(archive)
         app_dir = plist_name[: -len("Info.plist")]
-        plist = _load_plist(read_member(archive, plist_name, PLIST_LIMIT))
+        plist = load_plist(read_member(archive, plist_name, PLIST_LIMIT))
         identifier = _text(plist.get("CFBundleIdentifier"))
         if not identifier:
             raise PackageError("Info.plist has no CFBundleIdentifier")
@@ -82,7 +82,8 @@ def _info_plist_name(archive):
     return names[0]
 
 
-def _load_plist(data):
+def load_plist(data):
+    """An Info.plist's dictionary; PackageError for anything else."""
     try:
         plist = plistlib.loads(data)
     except Exception as exc:  # plistlib raises many exception types on malformed input

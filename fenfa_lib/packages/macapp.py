@@ -2,13 +2,13 @@
 
 Any other zip (a Windows or Linux build, an archive of several apps) says nothing and is stored as it is.
 """
-import plistlib
 import re
 
 from fenfa_lib.config import MIB
 from fenfa_lib.packages.appinfo import AppInfo, PackageError, metadata_errors_as_package_error
 from fenfa_lib.packages.desktop import desktop_app_info, metadata_text
 from fenfa_lib.packages.icns import icns_to_png
+from fenfa_lib.packages.ipa import load_plist
 from fenfa_lib.packages.ziputil import open_zip, read_member, read_optional
 
 # At the root or in one folder (not __MACOSX, not another bundle: nested apps are parts of their app).
@@ -24,7 +24,7 @@ def parse_mac_zip(path):
         if len(names) != 1:
             return AppInfo()
         contents = names[0][: -len("Info.plist")]
-        plist = _load_plist(read_member(archive, names[0], PLIST_LIMIT))
+        plist = load_plist(read_member(archive, names[0], PLIST_LIMIT))
         identifier = _text(plist.get("CFBundleIdentifier"))
         if not identifier:
             raise PackageError("Info.plist has no CFBundleIdentifier")
@@ -40,16 +40,6 @@ def parse_mac_zip(path):
             metadata={"app_bundle": metadata_text(contents.split("/Contents/")[0]),
                       "category": metadata_text(plist.get("LSApplicationCategoryType"))},
         )
-
-
-def _load_plist(data):
-    try:
-        plist = plistlib.loads(data)
-    except Exception as exc:  # plistlib raises many exception types on malformed input
-        raise PackageError("Info.plist is not a valid property list") from exc
-    if not isinstance(plist, dict):
-        raise PackageError("Info.plist is not a dictionary")
-    return plist
 
 
 def _text(value):
