@@ -1,12 +1,10 @@
 """The server as deploy/fenfa.service runs it, for the benches that measure its memory and start-up."""
 import shlex
-import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from live import REPO, LiveServer, fenfa_command, free_port, wait_for  # noqa: E402
+from live import REPO, live_fenfa  # noqa: E402
 
 UNIT = REPO / "deploy" / "fenfa.service"
 
@@ -35,19 +33,6 @@ def memory_mib(pid, field="VmRSS"):
     raise LookupError(field)
 
 
-@contextmanager
 def deployed_fenfa(data_dir, **settings):
     """A LiveServer like tests/live.py's, its environment completed by the unit's."""
-    port = free_port()
-    argv, env = fenfa_command(data_dir, "--host", "127.0.0.1", "--port", str(port), **settings)
-    log_path = Path(data_dir).parent / f"fenfa-{port}.log"
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(argv, env={**env, **unit_environment()}, cwd=REPO, stdout=log_file,
-                                   stderr=subprocess.STDOUT)
-    server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, port)
-    try:
-        wait_for(server)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    return live_fenfa(data_dir, environment=unit_environment(), **settings)

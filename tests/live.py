@@ -43,14 +43,15 @@ def fenfa_command(data_dir, *arguments, **settings):
 
 
 @contextmanager
-def live_fenfa(data_dir, **settings):
-    """Yield a LiveServer: fenfa configured by FENFA_* variables, its output in a log file (a pipe nobody
-    reads would fill up and stall the server)."""
+def live_fenfa(data_dir, environment=None, **settings):
+    """Yield a LiveServer: fenfa configured by FENFA_* variables (plus `environment`, other variables), its
+    output in a log file (a pipe nobody reads would fill up and stall the server)."""
     port = free_port()
     argv, env = fenfa_command(data_dir, "--host", "127.0.0.1", "--port", str(port), **settings)
     log_path = Path(data_dir).parent / f"fenfa-{port}.log"
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, env={**env, **(environment or {})}, cwd=REPO, stdout=log_file,
+                                   stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", process, log_path, port)
     try:
         wait_for(server)

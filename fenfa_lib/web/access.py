@@ -10,7 +10,6 @@ from flask import abort, current_app, g, request
 from fenfa_lib import access, current
 from fenfa_lib.catalog import published_product
 from fenfa_lib.models import utcnow
-from fenfa_lib.revision import RevisionCache
 from fenfa_lib.web import urls
 from fenfa_lib.web.auth import is_admin_request
 from fenfa_lib.web.envelope import error_response
@@ -19,7 +18,6 @@ from fenfa_lib.web.lockout import Lockout
 ACCESS = "fenfa.access"
 COOKIE_PREFIX = "access_"
 LINK_TOKEN_PREFIX = "lnk_"
-MAX_CACHED_PRODUCTS = 1024
 # A page with install links is cached this long at most, so the hour-long tokens it carries have 50 min left.
 INSTALL_LINKS_CACHE_SECONDS = 600
 REFUSALS = {"password": "this app is protected by a password: open its page and enter it, or use a share link",
@@ -27,15 +25,15 @@ REFUSALS = {"password": "this app is protected by a password: open its page and 
 
 
 def init_access(app):
-    """Per app: the products the page check reads (by slug, per catalog revision), the wrong-password budget
-    (ten a minute per address, then a minute's wait), and the response marking of protected answers."""
-    app.extensions[ACCESS] = {"products": RevisionCache(MAX_CACHED_PRODUCTS), "passwords": Lockout()}
+    """Per app: the wrong-password budget (ten a minute per address, then a minute's wait), and the response
+    marking of protected answers."""
+    app.extensions[ACCESS] = {"passwords": Lockout()}
     app.after_request(keep_protected_answers_private)
 
 
 def page_product(slug):
     """The published product at `slug`, read from the database once per catalog revision; or None."""
-    products = current_app.extensions[ACCESS]["products"]
+    products = current.cache("page_products")
     return products.get_or_compute(slug, current.revision(), lambda: (published_product(slug), None))
 
 
