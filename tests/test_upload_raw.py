@@ -138,6 +138,9 @@ def test_a_live_put_without_a_token_or_past_the_limit_is_refused_before_its_body
             "ok": False, "error": {"code": "UNAUTHORIZED", "message": "X-Auth-Token header is required"}}
         refused = curl_put(server, f"/upload/big.exe?variant_id={variant['id']}", big)
         assert refused["error"]["code"] == "PAYLOAD_TOO_LARGE", refused
+        deadline = time.monotonic() + 5  # the access line is written after the answer was sent
+        while "PUT /upload/big.exe 413" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert "PUT /upload/big.exe 413" in server.log()
         assert stored_files(data_dir) == [] and wait_until_empty(data_dir / "tmp") == []
 
