@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run postgres test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,19 @@ $(VENV)/.runtime: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(VENV)/.postgres: requirements.txt requirements-postgres.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-postgres.txt
 	touch $(VENV)/.runtime $@
+
+$(VENV)/.dev: requirements.txt requirements-postgres.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $(VENV)/.postgres $@
 
 run: $(VENV)/.runtime
 	$(BIN)/python fenfa.py
+
+# The PostgreSQL driver, for a database_url postgresql://... (README: "More than one machine").
+postgres: $(VENV)/.postgres
 
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest

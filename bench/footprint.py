@@ -1,6 +1,8 @@
 """Start-up and idle footprint: from starting `python fenfa.py` to its first answer, and its idle RSS, next to
 the bare Flask app of bench/load.py on waitress with the same threads, started and measured the same way.
-Both run with the environment deploy/fenfa.service gives the server (MALLOC_ARENA_MAX…).
+Both run with the environment deploy/fenfa.service gives the server (MALLOC_ARENA_MAX…). Fenfa runs as `make run`
+installs it, without the PostgreSQL driver (which Peewee imports at start whenever it is installed), and once more
+with the driver, as `make postgres` installs it.
 
     .venv/bin/python bench/footprint.py
     .venv/bin/python bench/footprint.py --runs 5
@@ -46,10 +48,10 @@ def first_answer(argv, env, url):
         process.wait(10)
 
 
-def fenfa_run(work, run):
+def fenfa_run(work, run, without=("psycopg",)):
     port = free_port()
-    argv, env = fenfa_command(Path(work) / f"data{run}", "--host", "127.0.0.1", "--port", str(port),
-                              admin_token="bench", threads=THREADS)
+    argv, env = fenfa_command(Path(work) / f"data{run}-{len(without)}", "--host", "127.0.0.1", "--port", str(port),
+                              without=without, admin_token="bench", threads=THREADS)
     return first_answer(argv, {**env, **unit_environment()}, f"http://127.0.0.1:{port}/healthz")
 
 
@@ -62,7 +64,7 @@ def bare_run():
 
 def describe(name, runs):
     seconds, rss = [run[0] for run in runs], [run[1] for run in runs]
-    return (f"{name:11s} start to first answer {min(seconds):.3f} s ({min(seconds):.3f}-{max(seconds):.3f}), "
+    return (f"{name:18s} start to first answer {min(seconds):.3f} s ({min(seconds):.3f}-{max(seconds):.3f}), "
             f"idle RSS {min(rss):.1f} MiB ({min(rss):.1f}-{max(rss):.1f})")
 
 
@@ -70,16 +72,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    fenfa, bare = [], []
+    fenfa, postgres, bare = [], [], []
     with tempfile.TemporaryDirectory(prefix="fenfa-bench-") as work:
-        for run in range(args.runs):  # alternated, so that both see the same load on the machine
+        for run in range(args.runs):  # alternated, so that all see the same load on the machine
             fenfa.append(fenfa_run(work, run))
+            postgres.append(fenfa_run(work, run, without=()))
             bare.append(bare_run())
     start, rss = min(run[0] for run in fenfa), min(run[1] for run in fenfa)
     bare_start, bare_rss = min(run[0] for run in bare), min(run[1] for run in bare)
     print(f"environment: deploy/fenfa.service's: {describe_environment()}; {THREADS} waitress threads; "
           f"best of {args.runs}, alternated")
-    print(describe("fenfa:", fenfa))
+    print(describe("fenfa (make run):", fenfa))
+    print(describe("with psycopg:", postgres))
     print(describe("bare Flask:", bare))
     print(f"start:       {start:.3f} s, {start / bare_start:.2f}x bare Flask; goal < {START_GOAL_SECONDS} s")
     print(f"idle RSS:    {rss:.1f} MiB, {rss / bare_rss:.2f}x bare Flask (+{rss - bare_rss:.1f} MiB); "

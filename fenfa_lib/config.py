@@ -3,6 +3,7 @@
 Every key has an environment variable of the same name in upper case with a `FENFA_` prefix
 (`max_upload_mb` <-> `FENFA_MAX_UPLOAD_MB`).
 """
+import importlib.util
 import json
 import os
 import re
@@ -153,6 +154,9 @@ def database_url(value, data_dir):
         usable = False
     if not usable:
         raise ConfigError(f"database_url must be {DATABASE_URL_FORMS}")
+    if importlib.util.find_spec("psycopg") is None:
+        raise ConfigError("database_url names PostgreSQL, whose driver is not installed: "
+                          "make postgres (or pip install -r requirements-postgres.txt)")
     return value
 
 

@@ -30,24 +30,31 @@ class LiveServer:
         return self.log_path.read_text("utf-8", errors="replace")
 
 
-def fenfa_command(data_dir, *arguments, **settings):
-    """(argv, environment) that run `python fenfa.py ARGUMENTS` on `data_dir` with FENFA_* `settings`; the
-    configuration file is an empty one beside the data dir."""
+# Runs the script in argv[1] as `python script ...` would, with the modules in argv[0] not installed.
+WITHOUT_MODULES = ("import os, runpy, sys; sys.modules.update(dict.fromkeys(sys.argv.pop(1).split(','))); "
+                   "sys.argv.pop(0); sys.path[0] = os.path.dirname(sys.argv[0]); "
+                   "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def fenfa_command(data_dir, *arguments, without=(), **settings):
+    """(argv, environment) that run `python fenfa.py ARGUMENTS` on `data_dir` with FENFA_* `settings`, as if the
+    modules `without` names were not installed; the configuration file is an empty one beside the data dir."""
     config = Path(data_dir).parent / "fenfa-config.json"
     if not config.exists():
         config.write_text("{}")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "FENFA_CONFIG": str(config),
            "FENFA_DATA_DIR": str(data_dir)}
     env.update({f"FENFA_{key.upper()}": str(value) for key, value in settings.items()})
-    return [sys.executable, str(REPO / "fenfa.py"), *arguments], env
+    hiding = ["-c", WITHOUT_MODULES, ",".join(without)] if without else []
+    return [sys.executable, *hiding, str(REPO / "fenfa.py"), *arguments], env
 
 
 @contextmanager
-def live_fenfa(data_dir, environment=None, **settings):
+def live_fenfa(data_dir, environment=None, without=(), **settings):
     """Yield a LiveServer: fenfa configured by FENFA_* variables (plus `environment`, other variables), its
     output in a log file (a pipe nobody reads would fill up and stall the server)."""
     port = free_port()
-    argv, env = fenfa_command(data_dir, "--host", "127.0.0.1", "--port", str(port), **settings)
+    argv, env = fenfa_command(data_dir, "--host", "127.0.0.1", "--port", str(port), without=without, **settings)
     log_path = Path(data_dir).parent / f"fenfa-{port}.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(argv, env={**env, **(environment or {})}, cwd=REPO, stdout=log_file,

@@ -4,6 +4,7 @@ import os
 import stat
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from fenfa import create_app
 from fenfa_lib.config import DEFAULTS, ConfigError, load_config
 
 from helpers import ADMIN_TOKEN
+from live import fenfa_command, live_fenfa
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,6 +68,22 @@ def test_an_unreachable_database_is_a_one_line_start_up_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("fenfa: cannot open the database postgresql://fenfa@127.0.0.1:1/fenfa: ")
     assert result.stderr.count("\n") == 1 and "hunter2" not in result.stderr
+
+
+def test_postgresql_without_its_driver_is_a_one_line_start_up_error(tmp_path):
+    argv, env = fenfa_command(tmp_path / "data", "--port", "0", without=["psycopg"],
+                              database_url="postgresql://fenfa:hunter2@127.0.0.1:1/fenfa")
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "driver is not installed: make postgres" in result.stderr
+    assert result.stderr.count("\n") == 1 and "hunter2" not in result.stderr
+
+
+def test_make_runs_install_serves_without_the_postgresql_driver(tmp_path):
+    """`make run` installs requirements.txt alone: SQLite needs nothing of PostgreSQL's."""
+    with live_fenfa(tmp_path / "data", without=["psycopg"], admin_token=ADMIN_TOKEN) as server:
+        with urllib.request.urlopen(f"{server.base}/healthz", timeout=10) as answer:
+            assert answer.status == 200
 
 
 def test_file_then_environment_then_overrides(monkeypatch, tmp_path):
