@@ -18,7 +18,6 @@ from fenfa_lib.config import (
     ensure_tokens,
     load_config,
     prepare_data_dir,
-    server_secret,
     upload_limit_bytes,
 )
 from fenfa_lib.current import init_caches
@@ -27,6 +26,7 @@ from fenfa_lib.logs import configure_logging
 from fenfa_lib.models import db
 from fenfa_lib.release_files import LEFTOVER_MIN_AGE, sweep_leftovers
 from fenfa_lib.schema import open_database
+from fenfa_lib.server_secret import server_secret
 from fenfa_lib.web import downloads, health, latest, openapi, public, public_api, udid, upload, uploader
 from fenfa_lib.web.access import init_access
 from fenfa_lib.web.admin import (
@@ -75,10 +75,10 @@ def create_app(config=None):
     app.config["FENFA"] = settings
     app.config["MAX_CONTENT_LENGTH"] = upload_limit_bytes(settings) + FORM_ALLOWANCE
     app.json.sort_keys = False
-    app.secret_key = server_secret(settings["data_dir"])
+    open_database(settings["database_url"])
+    app.secret_key = server_secret(settings["secret_key"], settings["data_dir"])
     app.session_interface = SessionInterface()
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"
-    open_database(settings["database_url"])
     lock, alone = claim(settings["data_dir"])
     app.extensions[DATA_DIR_LOCK] = lock
     sweep_leftovers(settings["data_dir"], min_age=0 if alone else LEFTOVER_MIN_AGE)

@@ -1,5 +1,6 @@
 """`python fenfa.py backup FILE.tar` and `restore FILE.tar`: the database (through SQLite's backup API, so a
-running server keeps serving), the local build files, tokens.json and secret.key in one tar file. For the data
+running server keeps serving), the local build files and tokens.json in one tar file (the server secret is in the
+database). For the data
 dir's SQLite file only: a PostgreSQL database is backed up with its own tools."""
 import os
 import posixpath
@@ -13,7 +14,8 @@ from pathlib import Path, PurePosixPath
 from fenfa_lib.config import DATABASE_FILE, SECRET_FILE, TOKENS_FILE, ConfigError
 
 UPLOADS = "uploads"
-KEY_FILES = (TOKENS_FILE, SECRET_FILE)
+KEY_FILES = (TOKENS_FILE,)
+RESTORED_FILES = (DATABASE_FILE, TOKENS_FILE, SECRET_FILE)  # backups from before schema 7 hold secret.key
 
 
 @dataclass
@@ -147,6 +149,6 @@ def check_members(source, members):
         raise ConfigError(f"{source} holds no {DATABASE_FILE}: not a Fenfa backup")
     for member in members:
         parts = PurePosixPath(member.name).parts
-        expected = member.name in (DATABASE_FILE, *KEY_FILES) or (len(parts) > 1 and parts[0] == UPLOADS)
+        expected = member.name in RESTORED_FILES or (len(parts) > 1 and parts[0] == UPLOADS)
         if not member.isfile() or not expected or ".." in parts or member.name.startswith("/"):
             raise ConfigError(f"{source} holds {member.name!r}, which a Fenfa backup never does")

@@ -32,6 +32,7 @@ DEFAULTS = {
     "accel_redirect": "",
     "log_format": "text",
     "webhook_allow_private": False,
+    "secret_key": "",
 }
 INT_KEYS = {"port", "max_upload_mb", "trusted_proxies", "threads", "connection_limit", "channel_timeout"}
 POSITIVE_KEYS = {"threads", "connection_limit", "channel_timeout"}
@@ -39,7 +40,8 @@ LOG_FORMATS = ("text", "json")
 BOOLEAN_KEYS = {"webhook_allow_private"}
 BOOLEAN_TEXTS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 TOKEN_KEYS = {"admin_token", "upload_token"}
-SECRET_FILE = "secret.key"
+SECRET_FILE = "secret.key"  # where servers before schema 7 kept the generated secret
+MIN_SECRET_LENGTH = 32
 TOKENS_FILE = "tokens.json"
 DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config.json"
 HOST_PATTERN = re.compile(r"[A-Za-z0-9.-]+|[0-9A-Fa-f:.]+")
@@ -103,6 +105,10 @@ def _normalise(config):
     for key in BOOLEAN_KEYS:
         config[key] = _boolean(key, config[key])
     config["data_dir"] = config["data_dir"].resolve()
+    secret = config["secret_key"]
+    if secret and not (isinstance(secret, str) and len(secret) >= MIN_SECRET_LENGTH and is_single_token(secret)):
+        raise ConfigError(f"secret_key must be at least {MIN_SECRET_LENGTH} characters without spaces "
+                          "(python3 -c 'import secrets; print(secrets.token_hex(32))' makes one)")
     config["database_url"] = database_url(config["database_url"], config["data_dir"])
     if config["log_format"] not in LOG_FORMATS:
         raise ConfigError(f"log_format must be one of: {', '.join(LOG_FORMATS)}")
@@ -222,27 +228,3 @@ def ensure_tokens(config):
         f"  admin token:  {admin}\n  upload token: {upload}"
     )
     return config
-
-
-def server_secret(data_dir):
-    """The random key in <data_dir>/secret.key (0600), created on first use: it signs sessions and
-    UDID return links."""
-    path = data_dir / SECRET_FILE
-    if not path.exists():
-        staging = data_dir / f"{SECRET_FILE}.{secrets.token_hex(4)}.tmp"
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(staging, path)  # fails when another process created it first: everyone reads one key
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(staging)
-    try:
-        secret = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        secret = ""
-    if len(secret) < 32:
-        raise ConfigError(f"{path} holds no usable key; delete it to generate a new one")
-    return secret.encode()

@@ -1,6 +1,9 @@
 """What differs between SQLite and PostgreSQL, in one place: the database a `database_url` names, the transaction
-that reads before it writes, the SQL functions that are spelled differently, and which errors mean a database that
-is busy or out of reach. Everything else is written once through Peewee."""
+that reads before it writes, claiming rows, the locks of periodic jobs, the SQL functions that are spelled
+differently, and which errors mean a database that is busy or out of reach. Everything else is written once through
+Peewee."""
+import fcntl
+import zlib
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -14,6 +17,7 @@ IDLE_CONNECTION_SECONDS = 300
 BUSY_TIMEOUT_MS = 5000  # how long a write waits for another writer's lock before the request answers 503
 CONNECT_TIMEOUT_SECONDS = 5
 WRITE_LOCK = 0x66656E6661  # PostgreSQL advisory lock key ("fenfa") that write_transaction() takes
+JOB_LOCKS = 0x6A6F6273  # the first of job_lock()'s two advisory lock keys ("jobs"); the job's name gives the second
 BUSY_SQLSTATES = {"40001", "40P01", "55P03", "57014"}  # serialization failure, deadlock, lock or statement timeout
 FULL_SQLSTATES = {"53100"}
 UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P")  # connection lost or refused, out of resources, shutting down
@@ -72,6 +76,43 @@ def write_transaction():
     with db.atomic():
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         yield
+
+
+@contextmanager
+def claiming_transaction():
+    """A transaction that claims the rows claimable() reads, for this process alone: SQLite takes its write lock
+    at BEGIN; PostgreSQL locks just those rows, so claims on other servers go on beside it."""
+    with db.atomic() if is_postgresql() else db.atomic("IMMEDIATE"):
+        yield
+
+
+def claimable(query):
+    """`query` as a claiming_transaction() reads it: on PostgreSQL FOR UPDATE SKIP LOCKED, passing over the rows
+    another server's transaction is claiming instead of waiting for them."""
+    return query.for_update(skip_locked=True) if is_postgresql() else query
+
+
+@contextmanager
+def job_lock(name):
+    """Whether this process got the lock of job `name`, held for the block and by no other process at once (nor
+    by another thread of this one): a PostgreSQL session advisory lock on the thread's connection (which a
+    lost connection gives up), or a file lock beside the SQLite file. Never waits."""
+    if is_postgresql():
+        key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+        held = db.execute_sql("SELECT pg_try_advisory_lock(%s, %s)", (JOB_LOCKS, key)).fetchone()[0]
+        try:
+            yield held
+        finally:
+            if held:
+                db.execute_sql("SELECT pg_advisory_unlock(%s, %s)", (JOB_LOCKS, key))
+        return
+    with open(f"{db.database}.{name}.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def day_text(timestamp):

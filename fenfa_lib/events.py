@@ -51,12 +51,6 @@ def unless_busy(what):
         log.warning("%s left out: the database is busy (%s)", what, exc)
 
 
-def record_if_idle(event_type, client, **target):
-    """Record an event unless the database is busy (see unless_busy)."""
-    with unless_busy(f"{event_type} event"):
-        record_event(event_type, client, **target)
-
-
 def count_download(release, client):
     """Add one to the release's download count and record the download event, together or not at all. A
     database another writer holds too long costs the count (logged), never the tester's download."""

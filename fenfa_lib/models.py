@@ -7,8 +7,10 @@ from peewee import (
     BigIntegerField,
     BooleanField,
     CharField,
+    CompositeKey,
     DatabaseProxy,
     DateTimeField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     Model,
@@ -280,3 +282,34 @@ class AuditEntry(BaseModel):
     action = CharField(index=True)
     target_id = CharField(default="", index=True)
     ip = CharField(default="")
+
+
+class ServerSecret(BaseModel):
+    """The one random key that signs sessions and UDID return links when `secret_key` is not configured: the
+    first server to start on the database creates it, every later one reads it."""
+
+    id = IntegerField(primary_key=True)
+    value = CharField()
+    created_at = DateTimeField(default=utcnow)
+
+
+class AddressCount(BaseModel):
+    """How often an address did one `kind` of thing (an anonymous write, a failed sign-in) in the window that
+    began at `window_start`, and until when it is locked out (both Unix seconds): the per-address budgets and
+    lockouts, shared by every server on the database."""
+
+    kind = CharField()
+    address = CharField()
+    count = IntegerField(default=0)
+    window_start = DoubleField()
+    locked_until = DoubleField(default=0)
+
+    class Meta:
+        primary_key = CompositeKey("kind", "address")
+
+
+class JobRun(BaseModel):
+    """When a periodic job (pruning old events) last ran on any server of the database."""
+
+    name = CharField(primary_key=True)
+    last_run_at = DateTimeField()

@@ -1,7 +1,8 @@
 """What is deleted without an admin asking, and when. After each upload into a variant with `keep_releases`, the
 variant keeps its pinned releases and its newest `keep_releases` unpinned ones, and the rest go as an API delete
 does (files, rows, a release.deleted webhook). With `events_retention_days` set, events older than that go at
-start-up and then daily, a batch per transaction, so requests wait for a batch at most."""
+start-up and then daily, a batch per transaction, so requests wait for a batch at most; with several servers on one
+database, one of them prunes each day (fenfa_lib.jobs)."""
 import logging
 import threading
 from datetime import timedelta
@@ -10,11 +11,14 @@ from peewee import OperationalError
 
 from fenfa_lib import catalog
 from fenfa_lib.dialect import write_transaction
+from fenfa_lib.jobs import run_if_due
 from fenfa_lib.models import NEWEST_FIRST, Event, Product, Release, Settings, Variant, db, utcnow
 
 log = logging.getLogger("fenfa")
 EVENT_BATCH = 5000  # events deleted per transaction: about 20 ms of holding the write lock
 PRUNE_EVENTS_EVERY = timedelta(days=1)
+PRUNE_JOB = "prune-events"
+CHECK_EVERY = timedelta(hours=1)  # how often a server asks whether the day's prune is due
 
 
 def releases_past_keep(variant, uploaded_id):
@@ -71,14 +75,15 @@ def prune_events(now=None, batch=EVENT_BATCH):
     return total
 
 
-def prune_events_periodically(stop, interval=PRUNE_EVENTS_EVERY):
-    """Prune events now, then every `interval`, until `stop` (a threading.Event) is set."""
+def prune_events_periodically(stop, check_every=CHECK_EVERY):
+    """Until `stop` (a threading.Event) is set, prune events now and every `check_every` when no server of the
+    database pruned them within PRUNE_EVENTS_EVERY."""
     while True:
         try:
-            prune_events()
+            run_if_due(PRUNE_JOB, PRUNE_EVENTS_EVERY, prune_events)
         except Exception:  # a failed round must not end the thread; the next one tries again
             log.exception("pruning old events failed")
-        if stop.wait(interval.total_seconds()):
+        if stop.wait(check_every.total_seconds()):
             return
 
 

@@ -9,15 +9,18 @@ from playhouse.migrate import SchemaMigrator, migrate
 from fenfa_lib.config import ConfigError
 from fenfa_lib.dialect import database_label, is_postgresql, make_database, shown_url, write_transaction
 from fenfa_lib.models import (
+    AddressCount,
     AdminSession,
     ApiToken,
     AuditEntry,
     DeviceBinding,
     Event,
     IOSDevice,
+    JobRun,
     Product,
     ProvisioningProfile,
     Release,
+    ServerSecret,
     Settings,
     ShareLink,
     UDIDNonce,
@@ -31,7 +34,7 @@ SCHEMA_1_MODELS = [Product, Variant, Release, ProvisioningProfile, IOSDevice, De
                    Settings]
 
 
-SCHEMA_VERSION = 6  # the version of a database this code made or upgraded
+SCHEMA_VERSION = 7  # the version of a database this code made or upgraded
 VERSION_TABLE = "schema_version"  # PostgreSQL's
 
 
@@ -200,5 +203,12 @@ def migrate_to_6():
     create_revision_triggers()
 
 
+def migrate_to_7():
+    """Schema 7, state every server on one database shares: the server secret, per-address budgets and
+    lockouts, and when periodic jobs last ran."""
+    db.create_tables([ServerSecret, AddressCount, JobRun], safe=True)
+
+
 # schema version -> the function that brings the one before it there
-MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2, 3: migrate_to_3, 4: migrate_to_4, 5: migrate_to_5, 6: migrate_to_6}
+MIGRATIONS = {1: migrate_to_1, 2: migrate_to_2, 3: migrate_to_3, 4: migrate_to_4, 5: migrate_to_5, 6: migrate_to_6,
+              7: migrate_to_7}

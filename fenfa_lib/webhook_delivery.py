@@ -1,10 +1,11 @@
 """The delivery worker: a thread in the server that sends the outbox's due deliveries (webhooks.enqueue wrote them),
 retries failures after 1, 5 and 30 minutes, then gives up. No Flask: it runs beside the requests, never in one.
 
-Claiming is safe with several workers on one database (two servers on one data dir): a worker claims a delivery by
-an UPDATE that matches only the attempt count it read, and sends it only when that UPDATE changed one row. The claim
-also moves `next_attempt_at` a lease into the future, so a worker that dies mid-send leaves the delivery due again
-once the lease is over (at-least-once; the delivery ID lets a receiver drop a repeat).
+Each delivery is sent once with several servers on one database: a worker claims its due deliveries in one
+transaction (on PostgreSQL `FOR UPDATE SKIP LOCKED`, so workers elsewhere take other rows instead of waiting), counting
+the attempt and moving `next_attempt_at` a lease into the future; only the worker that claimed a delivery sends and
+records it. A worker that dies mid-send leaves the delivery due again once the lease is over (at-least-once; the
+delivery ID lets a receiver drop a repeat).
 
 A small pool of sender threads shares the due deliveries, so a receiver that hangs holds one sender for at most the
 send timeout (applied to connecting and to each read) while the others go on."""
@@ -19,6 +20,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from fenfa_lib import __version__
+from fenfa_lib.dialect import claimable, claiming_transaction
 from fenfa_lib.models import Webhook, WebhookDelivery, db, utcnow
 from fenfa_lib.webhook_messages import outgoing_request, refusal_in_answer
 
@@ -132,16 +134,19 @@ def send(webhook, delivery, allow_private, timeout=SEND_TIMEOUT):
     return outcome._replace(ok=False, error=refusal) if refusal else outcome
 
 
-def claim(delivery, now):
-    """Whether this worker won `delivery` (as read, with its attempt count): see the module's docstring."""
-    claimed = (WebhookDelivery
-               .update(attempt=WebhookDelivery.attempt + 1, next_attempt_at=now + CLAIM_LEASE)
-               .where((WebhookDelivery.id == delivery.id) & (WebhookDelivery.state == "pending")
-                      & (WebhookDelivery.attempt == delivery.attempt))
-               .execute())
-    if claimed == 1:
+def claim_due(now, limit=BATCH):
+    """Claim up to `limit` deliveries due at `now` for this worker (see the module's docstring), oldest first."""
+    with claiming_transaction():
+        due = list(claimable(WebhookDelivery.select()
+                             .where((WebhookDelivery.state == "pending") & (WebhookDelivery.next_attempt_at <= now))
+                             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                             .limit(limit)))
+        if due:
+            (WebhookDelivery.update(attempt=WebhookDelivery.attempt + 1, next_attempt_at=now + CLAIM_LEASE)
+             .where(WebhookDelivery.id.in_([delivery.id for delivery in due])).execute())
+    for delivery in due:
         delivery.attempt += 1
-    return claimed == 1
+    return due
 
 
 def record(delivery, outcome, now, may_retry=True):
@@ -168,11 +173,9 @@ def record(delivery, outcome, now, may_retry=True):
 
 
 def deliver(delivery, allow_private, timeout=SEND_TIMEOUT, now=None):
-    """Claim, send and record one delivery; None when another worker claimed it first. A ping is tried once;
-    a disabled webhook's deliveries fail without being sent."""
+    """Send and record one delivery this worker claimed; None when its webhook was deleted meanwhile. A ping is
+    tried once; a disabled webhook's deliveries fail without being sent."""
     now = now or utcnow()
-    if not claim(delivery, now):
-        return None
     webhook = Webhook.get_or_none(Webhook.id == delivery.webhook_id)
     if webhook is None:  # deleted meanwhile, and its deliveries with it
         return None
@@ -194,10 +197,7 @@ class DeliveryWorker:
         """Send the deliveries due at `now`, a few at a time; the deliveries this worker sent, with their outcome."""
         now = now or utcnow()
         with db.connection_context():
-            due = list(WebhookDelivery.select()
-                       .where((WebhookDelivery.state == "pending") & (WebhookDelivery.next_attempt_at <= now))
-                       .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                       .limit(BATCH))
+            due = claim_due(now)
         if not due:
             return []
         with ThreadPoolExecutor(min(self.senders, len(due)), thread_name_prefix="fenfa-webhook") as pool:

@@ -189,5 +189,5 @@ def enqueue(event, product, variant=None, release=None, device=None):
 def create_ping(webhook):
     """A test delivery for the admin's test button, not yet due: the caller sends it at once."""
     delivery_id, now = new_id("delivery"), utcnow()
-    return WebhookDelivery.create(id=delivery_id, webhook=webhook, event=PING, created_at=now,
+    return WebhookDelivery.create(id=delivery_id, webhook=webhook, event=PING, created_at=now, attempt=1,
                                   payload=event_payload(delivery_id, now, PING))

@@ -20,6 +20,7 @@ DATABASES = ("sqlite", "postgresql")
 BOTH_DATABASES = {  # the test modules whose tests that make an app (the `database` fixture) run on each of DATABASES
     "test_admin_catalog", "test_upload", "test_ci_uploads", "test_releases_api", "test_public", "test_page_cache",
     "test_events", "test_exports", "test_udid", "test_webhooks", "test_retention", "test_settings", "test_schema",
+    "test_shared_state", "test_webhook_delivery",
 }
 
 

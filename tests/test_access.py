@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from fenfa_lib.address_limits import Lockout
 from fenfa_lib.models import Product
 from fenfa_lib.web.access import ACCESS
 from fenfa_lib.web.i18n import TEXTS
-from fenfa_lib.web.lockout import Lockout
 
 from browser import DEVICES, save_screenshot
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error
@@ -166,7 +166,7 @@ def test_a_wrong_password_shows_the_form_again(client, protected):
 
 def test_ten_wrong_passwords_in_a_minute_are_429_even_for_the_right_one(app, client, protected):
     lockout_clock = FakeClock()
-    app.extensions[ACCESS]["passwords"] = Lockout(clock=lockout_clock)
+    app.extensions[ACCESS]["passwords"] = Lockout("password", clock=lockout_clock)
     for _ in range(10):
         assert enter_password(client, "wrong guess").status_code == 401
     response = enter_password(client)

@@ -118,6 +118,7 @@ ENVIRONMENT_EXAMPLES = {
     "accel_redirect": ("/protected/", "/protected/"),
     "log_format": ("json", "json"),
     "webhook_allow_private": ("true", True),
+    "secret_key": ("0123456789abcdef" * 4, "0123456789abcdef" * 4),
 }
 
 

@@ -1,13 +1,13 @@
 """POST /events from the product page's script (checks and a per-address rate limit), and the admin events list."""
 import json
-import sys
 import threading
 from datetime import datetime
 
 import pytest
 
-from fenfa_lib.models import Event
-from fenfa_lib.web.budget import BUDGETS, BUDGETS_PER_MINUTE, RateLimiter
+from fenfa_lib.address_limits import Budget
+from fenfa_lib.models import AddressCount, Event, db
+from fenfa_lib.web.budget import BUDGETS, BUDGETS_PER_MINUTE
 
 from helpers import UPLOAD_TOKEN, assert_error
 
@@ -129,7 +129,7 @@ class FakeClock:
 
 def test_the_limit_lifts_when_its_window_ends(app, client, shop):
     clock = FakeClock()
-    app.extensions[BUDGETS]["events"] = RateLimiter(2, window=60, clock=clock)
+    app.extensions[BUDGETS]["events"] = Budget("events", 2, window=60, clock=clock)
     assert [click(client, shop).status_code for _ in range(2)] == [201, 201]
     clock.now += 59.2
     response = click(client, shop)
@@ -138,44 +138,43 @@ def test_the_limit_lifts_when_its_window_ends(app, client, shop):
     assert click(client, shop).status_code == 201
 
 
-def test_limiter_counts_each_key_in_its_own_window():
-    clock = FakeClock()
-    limiter = RateLimiter(3, window=10, clock=clock)
-    assert [limiter.hit("a") for _ in range(3)] == [0, 0, 0]
+def test_a_budget_counts_each_address_and_kind_on_its_own(app):
+    clock = FakeClock(1000.0)
+    budget, other_kind = Budget("test", 3, window=10, clock=clock), Budget("other", 3, window=10, clock=clock)
+    assert [budget.hit("a") for _ in range(3)] == [0, 0, 0]
     clock.now += 4
-    assert limiter.hit("a") == 6
-    assert [limiter.hit("b") for _ in range(3)] == [0, 0, 0]
-    assert limiter.hit("b") == 10
+    assert budget.hit("a") == 6
+    assert [budget.hit("b") for _ in range(3)] == [0, 0, 0]
+    assert budget.hit("b") == 10  # b's window began with its first hit
+    assert other_kind.hit("a") == 0
     clock.now += 6
-    assert limiter.hit("a") == 0
-    assert limiter.hit("b") == 4
+    assert budget.hit("a") == 0
+    assert budget.hit("b") == 4
 
 
-def test_limiter_forgets_the_oldest_keys_past_its_capacity():
-    limiter = RateLimiter(1, window=60, max_keys=10, clock=FakeClock())
-    keys = [f"198.51.100.{n}" for n in range(100)]
-    assert [limiter.hit(key) for key in keys] == [0] * 100
-    assert [limiter.hit(key) for key in keys[-10:]] == [60] * 10
-    assert [limiter.hit(key) for key in keys[:10]] == [0] * 10
+def test_a_budget_keeps_no_rows_of_windows_that_have_passed(app):
+    clock = FakeClock(1000.0)
+    budget = Budget("test", 1, window=10, clock=clock)
+    for address in range(100):
+        budget.hit(f"198.51.100.{address}")
+    clock.now += 10
+    assert budget.hit("198.51.100.1") == 0
+    assert AddressCount.select().where(AddressCount.kind == "test").count() == 1
 
 
-def test_limiter_is_exact_under_concurrent_hits():
-    limiter = RateLimiter(500, window=60)
+def test_a_budget_is_exact_under_concurrent_hits(app):
+    budget = Budget("test", 500, window=3600)
     allowed = []
 
     def hammer():
-        allowed.append(sum(1 for _ in range(200) if limiter.hit("203.0.113.1") == 0))
+        with db.connection_context():
+            allowed.append(sum(1 for _ in range(200) if budget.hit("203.0.113.1") == 0))
 
     threads = [threading.Thread(target=hammer) for _ in range(8)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads often, so that unlocked counting would lose updates
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert sum(allowed) == 500
 
 
@@ -250,7 +249,7 @@ def test_admin_events_need_an_admin_token(api):
 
 @pytest.mark.parametrize("spent", ["visits", "events", "profiles"])
 def test_each_kind_of_anonymous_write_has_a_budget_of_its_own(app, client, shop, spent):
-    app.extensions[BUDGETS] = {kind: RateLimiter(3 if kind == spent else 100, window=60) for kind in BUDGETS_PER_MINUTE}
+    app.extensions[BUDGETS] = {kind: Budget(kind, 3 if kind == spent else 100) for kind in BUDGETS_PER_MINUTE}
     profile = f"/udid/profile.mobileconfig?variant={shop['variants']['ios']['id']}"
     attempts = {"visits": lambda: client.get("/products/demo"), "events": lambda: click(client, shop),
                 "profiles": lambda: client.get(profile)}

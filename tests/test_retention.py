@@ -2,13 +2,14 @@
 ones, the rest deleted as an API delete does; events older than events_retention_days go in batches, at start-up
 and then daily (a moved clock here)."""
 import json
+import threading
 import time
 import urllib.request
 from datetime import timedelta
 
 import pytest
 
-from fenfa_lib import retention
+from fenfa_lib import jobs, retention
 from fenfa_lib.models import Event, Release, WebhookDelivery, db, utcnow
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api, count_calls, stored_files
@@ -180,20 +181,46 @@ def test_events_are_kept_without_a_retention_setting(api):
     assert event_total(api) == 5
 
 
-def test_the_periodic_prune_runs_at_once_then_every_interval(api, monkeypatch):
-    rounds = []
+def test_the_periodic_prune_runs_at_once_then_once_a_day(api, monkeypatch):
+    rounds, clock = [], [utcnow()]
 
     class Stop:
-        """A stop event whose wait returns at once: the third wait stops the loop."""
+        """A stop event whose wait returns at once, a day later from the second one on; the fourth stops the loop."""
 
         def wait(self, seconds):
             rounds.append(seconds)
-            return rounds.count(seconds) >= 3
+            if len(rounds) > 2:
+                clock[0] += retention.PRUNE_EVENTS_EVERY
+            return rounds.count(seconds) >= 4
 
+    monkeypatch.setattr(jobs, "utcnow", lambda: clock[0])
     monkeypatch.setattr(retention, "prune_events", lambda: rounds.append("prune"))
     retention.prune_events_periodically(Stop())
-    day = retention.PRUNE_EVENTS_EVERY.total_seconds()
-    assert rounds == ["prune", day, "prune", day, "prune", day]
+    hour = retention.CHECK_EVERY.total_seconds()
+    assert rounds == ["prune", hour, hour, "prune", hour, "prune", hour]
+
+
+def test_a_due_job_runs_on_one_server_at_a_time_and_once_in_its_interval(api):
+    started, may_finish, results = threading.Event(), threading.Event(), []
+
+    def slow_job():
+        started.set()
+        assert may_finish.wait(10)
+
+    def first_server():
+        results.append(jobs.run_if_due("test-job", timedelta(days=1), slow_job))
+
+    thread = threading.Thread(target=first_server)
+    thread.start()
+    assert started.wait(10)
+    assert jobs.run_if_due("test-job", timedelta(days=1), lambda: results.append("ran twice")) is False
+    may_finish.set()
+    thread.join()
+    assert results == [True]
+    assert jobs.run_if_due("test-job", timedelta(days=1), lambda: results.append("again")) is False
+    later = utcnow() + timedelta(days=1, seconds=1)
+    assert jobs.run_if_due("test-job", timedelta(days=1), lambda: results.append("next day"), now=later) is True
+    assert results == [True, "next day"]
 
 
 def test_a_server_prunes_old_events_when_it_starts(make_app, data_dir, database):

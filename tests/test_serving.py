@@ -213,7 +213,7 @@ def test_data_files_are_0600_and_folders_0700(data_dir, tmp_path):
         with urllib.request.urlopen(f"{server.base}/d/{release['id']}") as response:
             response.read()
         paths = [data_dir, *data_dir.rglob("*")]
-    assert {path.name for path in paths} >= {"fenfa.db", "tokens.json", "secret.key", "setup.exe", "meta.json"}
+    assert {path.name for path in paths} >= {"fenfa.db", "tokens.json", "setup.exe", "meta.json"}
     for path in paths:
         assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path
 

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from fenfa_lib import udid
-from fenfa_lib.config import server_secret
 from fenfa_lib.models import DeviceBinding, IOSDevice, UDIDNonce, utcnow
 from fenfa_lib.packages.mobileprovision import parse_mobileprovision
 from fenfa_lib.web.urls import with_query
@@ -388,13 +387,6 @@ def test_tokens_with_a_non_ascii_or_oversized_expiry_are_ignored(client, ios_app
     page = client.get(f"/products/demo?udid_token={token}", headers={"User-Agent": IPHONE})
     assert page.status_code == 200
     assert 'class="registered"' not in card_html(page.get_data(as_text=True))
-
-
-def test_server_secret_is_created_once_with_mode_0600(tmp_path):
-    first = server_secret(tmp_path)
-    assert server_secret(tmp_path) == first and len(first) == 64
-    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
-    assert list(tmp_path.iterdir()) == [tmp_path / "secret.key"]
 
 
 @pytest.mark.parametrize("path", ["/udid/profile.mobileconfig", "/udid/status"])

@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from fenfa_lib import webhook_delivery
-from fenfa_lib.models import WebhookDelivery, utcnow
-from fenfa_lib.webhook_delivery import DeliveryWorker, claim
+from fenfa_lib.models import WebhookDelivery, db, utcnow
+from fenfa_lib.webhook_delivery import DeliveryWorker, claim_due
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
 from live import live_fenfa
@@ -304,15 +304,26 @@ def test_a_disabled_webhooks_pending_deliveries_fail_unsent(api, worker, receive
     assert receiver.requests == []
 
 
-def test_only_one_of_two_workers_wins_a_claim(api, receiver, windows):
+def test_each_due_delivery_goes_to_one_of_many_claiming_workers(api, receiver, windows):
     add_webhook(api, receiver.url)
-    upload(api, windows)
-    first, second = WebhookDelivery.select(), WebhookDelivery.select()
-    [mine], [theirs] = list(first), list(second)
-    now = utcnow()
-    assert claim(mine, now) is True
-    assert claim(theirs, now) is False
-    assert WebhookDelivery.get_by_id(mine.id).attempt == 1
+    for number in range(12):
+        upload(api, windows, EXE + bytes([number]))
+    now, claimed = utcnow(), []
+
+    def claim_some():
+        with db.connection_context():
+            while batch := claim_due(now, limit=2):
+                claimed.extend(delivery.id for delivery in batch)
+
+    threads = [threading.Thread(target=claim_some) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == sorted(delivery.id for delivery in WebhookDelivery.select())
+    assert {delivery.attempt for delivery in WebhookDelivery.select()} == {1}
+    assert claim_due(now) == []  # each is leased until CLAIM_LEASE has passed
+    assert len(claim_due(now + webhook_delivery.CLAIM_LEASE)) == 12
 
 
 def test_pending_deliveries_survive_a_restart(make_app, receiver, worker):

@@ -8,12 +8,12 @@ from datetime import timedelta
 from flask import abort, current_app, g, request
 
 from fenfa_lib import access, current
+from fenfa_lib.address_limits import Lockout
 from fenfa_lib.catalog import published_product
 from fenfa_lib.models import utcnow
 from fenfa_lib.web import urls
 from fenfa_lib.web.auth import is_admin_request
 from fenfa_lib.web.envelope import error_response
-from fenfa_lib.web.lockout import Lockout
 
 ACCESS = "fenfa.access"
 COOKIE_PREFIX = "access_"
@@ -27,7 +27,7 @@ REFUSALS = {"password": "this app is protected by a password: open its page and 
 def init_access(app):
     """Per app: the wrong-password budget (ten a minute per address, then a minute's wait), and the response
     marking of protected answers."""
-    app.extensions[ACCESS] = {"passwords": Lockout()}
+    app.extensions[ACCESS] = {"passwords": Lockout("password")}
     app.after_request(keep_protected_answers_private)
 
 

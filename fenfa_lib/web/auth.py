@@ -14,11 +14,11 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import TooManyRequests
 
 from fenfa_lib import tokens
+from fenfa_lib.address_limits import Lockout
 from fenfa_lib.errors import ApiError
 from fenfa_lib.ids import PREFIXES
 from fenfa_lib.models import AdminSession, ApiToken, utcnow
 from fenfa_lib.web import urls
-from fenfa_lib.web.lockout import Lockout
 
 LOCKOUT = "fenfa.lockout"
 CSRF_HEADER = "X-CSRF-Token"
@@ -43,7 +43,7 @@ CONFIGURED_UPLOAD = Grant("upload", "configured upload token")
 
 
 def init_lockout(app):
-    app.extensions[LOCKOUT] = Lockout()
+    app.extensions[LOCKOUT] = Lockout("sign-in")
 
 
 def lockout():

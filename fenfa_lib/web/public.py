@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from fenfa_lib import access, current
 from fenfa_lib.catalog import published_product
-from fenfa_lib.events import record_if_idle
+from fenfa_lib.events import record_event, unless_busy
 from fenfa_lib.web import access as access_check
 from fenfa_lib.web import urls
 from fenfa_lib.web.auth import is_admin_request
@@ -66,8 +66,11 @@ def qr_svgs(url):
 def count_visit(product_id):
     """Record a visit to the product's page. HEAD requests, and clients over their anonymous write
     budget, are not counted (the page is still served to them)."""
-    if request.method == "GET" and not anonymous_write_wait("visits"):
-        record_if_idle("visit", request_client(), product_id=product_id)
+    if request.method != "GET":
+        return
+    with unless_busy("visit event"):  # the budget's count and the event: one transaction
+        if not anonymous_write_wait("visits"):
+            record_event("visit", request_client(), product_id=product_id)
 
 
 @bp.get("/products/<slug>")

@@ -23,7 +23,7 @@ from fenfa_lib.models import db
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.retention import start_event_pruning
 from fenfa_lib.web.auth import LOCKOUT, scope_of
-from fenfa_lib.web.envelope import error_code, upload_limit_message
+from fenfa_lib.web.envelope import error_code, machine_fault, upload_limit_message
 from fenfa_lib.web.sendfile import SendfileChannel
 from fenfa_lib.web.upload_body import Refusal, upload_receiver
 from fenfa_lib.webhook_delivery import DeliveryWorker
@@ -64,17 +64,27 @@ class Admission:
                     return self.oversized(method, content_length)
                 return Refusal(401, "X-Auth-Token header is required")
             client = self.client_address(headers, client)
-            wait = self.lockout.wait(client)
-            if wait:
-                return Refusal(429, "too many failed sign-ins from this address; try again later", math.ceil(wait))
-            with db.connection_context():  # waitress's I/O thread holds no connection between requests
-                known = scope_of(token, self.config) is not None
-            if not known:
-                self.lockout.fail(client)
-                return Refusal(401, "invalid token")
-            return self.oversized(method, content_length)
+            try:
+                with db.connection_context():  # waitress's I/O thread holds no connection between requests
+                    refusal = self.token_refusal(token, client)
+            except Exception as exc:
+                fault = machine_fault(exc)
+                if fault is None:
+                    raise
+                refusal = Refusal(*fault)
+            return refusal or self.oversized(method, content_length)
         if content_length > MAX_SMALL_BODY:
             return Refusal(413, f"request body must be at most {MAX_SMALL_BODY} bytes")
+        return None
+
+    def token_refusal(self, token, client):
+        """A Refusal for an upload whose token is unknown or comes from a locked-out address, else None."""
+        wait = self.lockout.wait(client)
+        if wait:
+            return Refusal(429, "too many failed sign-ins from this address; try again later", math.ceil(wait))
+        if scope_of(token, self.config) is None:
+            self.lockout.fail(client)
+            return Refusal(401, "invalid token")
         return None
 
     def oversized(self, method, content_length):
