@@ -1,0 +1,236 @@
+"""Two live Fenfa servers on one PostgreSQL database and one S3 bucket, for tests/test_multi_instance.py: an HTTP
+client that follows no redirects, curl uploads and downloads, a webhook receiver on loopback and small builders."""
+import hashlib
+import itertools
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from corpus import skip_or_fail
+from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
+from live import live_fenfa
+from s3server import make_bucket
+
+DELIVERY_DEADLINE = 30  # seconds; each worker polls every 2 s
+names = itertools.count(1)
+addresses = itertools.count(1)
+
+
+# HTTP without following redirects, without proxies from the environment.
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirects)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: object
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def cookie(self, name):
+        """The value this answer's Set-Cookie headers give the cookie `name`, or None."""
+        for header in self.headers.get_all("Set-Cookie") or []:
+            parsed = SimpleCookie()
+            parsed.load(header)
+            if name in parsed:
+                return parsed[name].value
+        return None
+
+
+def http(method, url, body=None, headers=None):
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with OPENER.open(request, timeout=30) as response:
+            return Answer(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, error.headers, error.read())
+
+
+class Fenfa:
+    """One of the two servers, reached directly (as a load balancer would)."""
+
+    def __init__(self, name, server):
+        self.name, self.server, self.base = name, server, server.base
+
+    def call(self, method, path, payload=None, token=ADMIN_TOKEN, client=None, headers=None, body=None):
+        headers = dict(headers or {})
+        if token:
+            headers["X-Auth-Token"] = token
+        if client:
+            headers["X-Forwarded-For"] = client
+        if payload is not None:
+            body, headers["Content-Type"] = json.dumps(payload).encode(), "application/json"
+        return http(method, self.base + path, body, headers)
+
+    def data(self, method, path, payload=None, status=200, **options):
+        answer = self.call(method, path, payload, **options)
+        assert answer.status == status, f"{method} {path} on {self.name}: {answer.status} {answer.text()}"
+        assert answer.json()["ok"] is True
+        return answer.json()["data"]
+
+    def __repr__(self):
+        return f"server {self.name}"
+
+
+@dataclass
+class Cluster:
+    a: Fenfa
+    b: Fenfa
+    s3: object
+    bucket: str
+
+
+@contextmanager
+def running_cluster(postgres_server, s3_server, folder_factory):
+    """Servers A and B: one PostgreSQL database, one S3 bucket (saved through A), a data dir each (in the folder
+    `folder_factory(name)` makes); both trust one proxy hop and let webhooks reach loopback. B starts once A
+    answers (start-up migrates the database)."""
+    if shutil.which("curl") is None:
+        skip_or_fail("curl not found")
+    database = postgres_server.create_database()
+    bucket = make_bucket(s3_server, unique("fenfa-multi"))
+    settings = {"database_url": postgres_server.url(database), "admin_token": ADMIN_TOKEN,
+                "upload_token": UPLOAD_TOKEN, "trusted_proxies": 1, "webhook_allow_private": "true"}
+    try:
+        with ExitStack() as stack:
+            a, b = (Fenfa(name, stack.enter_context(live_fenfa(folder_factory(f"machine-{name}") / "data",
+                                                               **settings)))
+                    for name in ("A", "B"))
+            a.data("PUT", "/admin/api/settings", {
+                "storage_type": "s3", "s3_endpoint": s3_server.endpoint, "s3_region": s3_server.region,
+                "s3_bucket": bucket, "s3_access_key": s3_server.access_key, "s3_secret_key": s3_server.secret_key})
+            yield Cluster(a, b, s3_server, bucket)
+    finally:
+        postgres_server.drop_database(database)
+
+
+# curl, as a CI job and a tester would use it.
+
+def curl(*args):
+    if shutil.which("curl") is None:
+        skip_or_fail("curl not found")
+    result = subprocess.run(["curl", "-sS", "--noproxy", "*", *args], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode(errors="replace")
+    return result.stdout
+
+
+def curl_upload(server, variant_id, path, **fields):
+    form = [item for name, value in {"variant_id": variant_id, **fields}.items() for item in ("-F", f"{name}={value}")]
+    answer = json.loads(curl("--fail-with-body", "-H", f"X-Auth-Token: {UPLOAD_TOKEN}", *form,
+                             "-F", f"app_file=@{path}", f"{server.base}/upload"))
+    assert answer["ok"] is True, answer
+    return answer["data"]["release"]
+
+
+def curl_download(server, release_id, target):
+    """Download a build through `server` as a tester would (following the redirect to S3); returns the SHA-256."""
+    written = curl("--fail", "-L", "-o", str(target), "-w", "%{http_code} %{num_redirects}",
+                   f"{server.base}/d/{release_id}")
+    assert written.decode() == "200 1", written  # a redirect to the bucket, then the file
+    return hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+# A webhook receiver on loopback.
+
+class Receiver:
+    """A webhook receiver on loopback that records every delivery's body. It answers after a short pause, so that
+    one worker's senders are still busy while the other worker polls."""
+
+    def __init__(self, pause=0.1):
+        self.pause = pause
+        self.bodies = []
+        self.lock = threading.Lock()
+        self.url = ""
+
+    def count(self):
+        with self.lock:
+            return len(self.bodies)
+
+
+@contextmanager
+def receiving():
+    receiver = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with receiver.lock:
+                receiver.bodies.append(json.loads(body))
+            time.sleep(receiver.pause)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# Names, addresses, builds and products of a test's own.
+
+def unique(prefix):
+    return f"{prefix}-{next(names)}"
+
+
+def client_address():
+    """An address no other test uses, for the tests that spend a per-address budget or lockout."""
+    number = next(addresses)
+    return f"198.51.100.{number}" if number < 255 else pytest.fail("out of test addresses")
+
+
+def windows_build(path, seed, size=256 * 1024):
+    """A Windows installer of `size` bytes made from `seed`, written to `path`."""
+    block = hashlib.sha256(seed.encode()).digest()
+    path.write_bytes(b"MZ" + (block * (size // len(block) + 1))[:size - 2])
+    return path
+
+
+def make_product(server, platform="windows", identifier="setup"):
+    """A product of its own with one variant, made through `server`; (product, variant)."""
+    slug = unique("multi")
+    product = server.data("POST", "/admin/api/products", {"name": f"Multi {slug}", "slug": slug}, status=201)["product"]
+    variant = server.data("POST", f"/admin/api/products/{product['id']}/variants",
+                          {"platform": platform, "display_name": platform, "identifier": identifier},
+                          status=201)["variant"]
+    return product, variant
+
+
+def wait_until(condition, what, timeout=DELIVERY_DEADLINE, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
