@@ -37,6 +37,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/transfer.py
 	$(BIN)/python bench/downloads.py
+	$(BIN)/python bench/databases.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/stats.py
 	$(BIN)/python bench/export.py

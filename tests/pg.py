@@ -25,6 +25,8 @@ SUPERUSER = "fenfa"
 SERVER_USERS = ("postgres", "fenfa-test")  # who runs the server when the tests run as root; the last is made
 SERVER_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "200",
                    "shared_buffers": "32MB"}
+DURABLE_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on", "max_connections": "200",
+                    "shared_buffers": "128MB"}
 TEMPLATE = "fenfa_template"
 
 
@@ -43,6 +45,7 @@ class PostgresServer:
 
     port: int
     admin: psycopg.Connection
+    log_path: Path
     template: str = TEMPLATE
     _numbers: itertools.count = field(default_factory=itertools.count)
 
@@ -79,9 +82,9 @@ def run_as(user, command, **options):
 
 
 @contextmanager
-def running_postgres(timeout=30):
+def running_postgres(timeout=30, durable=False):
     """Start a server in a temporary folder and yield a PostgresServer with an empty template database; stop it
-    and delete the folder afterwards."""
+    and delete the folder afterwards. `durable` keeps PostgreSQL's own fsync and commit settings (benchmarks)."""
     binaries = find_postgres_bin()
     if binaries is None:
         raise RuntimeError("PostgreSQL's initdb not found (apt-get install postgresql)")
@@ -94,7 +97,8 @@ def running_postgres(timeout=30):
         try:
             run_as(user, [str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
                           "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"])
-            settings = {**SERVER_SETTINGS, "listen_addresses": HOST, "port": str(port),
+            settings = {**(DURABLE_SETTINGS if durable else SERVER_SETTINGS),
+                        "listen_addresses": HOST, "port": str(port),
                         "unix_socket_directories": str(workdir)}
             options = " ".join(f"-c {name}={value}" for name, value in settings.items())
             run_as(user, [str(binaries / "pg_ctl"), "start", "-D", str(data), "-l", str(log_path), "-w",
@@ -105,7 +109,7 @@ def running_postgres(timeout=30):
         try:
             with psycopg.connect(host=HOST, port=port, user=SUPERUSER, dbname="postgres", autocommit=True) as admin:
                 admin.execute(f'CREATE DATABASE "{TEMPLATE}"')
-                yield PostgresServer(port, admin)
+                yield PostgresServer(port, admin, log_path)
         finally:
             run_as(user, [str(binaries / "pg_ctl"), "stop", "-D", str(data), "-m", "immediate", "-w"])
 
