@@ -11,6 +11,7 @@ from fenfa_lib.models import AddressCount, db
 WINDOW_SECONDS = 60
 FAILURES = 10
 LOCK_SECONDS = 60
+MAX_REMEMBERED = 10_000  # addresses a process remembers as over their budget
 
 
 class AddressCounter:
@@ -47,17 +48,32 @@ class AddressCounter:
 
 
 class Budget(AddressCounter):
-    """At most `limit` hits of `kind` per address in each `window` seconds."""
+    """At most `limit` hits of `kind` per address in each `window` seconds. An address found over its limit is
+    remembered in the process until its window ends, since no hit can bring it back under: its further hits are
+    refused without a database write (a page a crowd keeps reloading would otherwise write once per request)."""
 
     def __init__(self, kind, limit, window=WINDOW_SECONDS, clock=time.time):
         super().__init__(kind, window, clock)
         self.limit = limit
+        self._spent = {}  # address -> when its window ends, for the addresses known to be over the limit
 
     def hit(self, address):
         """Count one hit for `address`: 0 when it is allowed, else the seconds until the address may hit again."""
         now = self.clock()
+        until = self._spent.get(address, 0)
+        if until > now:
+            return until - now
         hits, window_start = self.count(address, now)
-        return 0 if hits <= self.limit else window_start + self.window - now
+        if hits <= self.limit:
+            return 0
+        self._remember_spent(address, window_start + self.window, now)
+        return window_start + self.window - now
+
+    def _remember_spent(self, address, until, now):
+        if len(self._spent) >= MAX_REMEMBERED:
+            self._spent = {key: end for key, end in self._spent.items() if end > now}
+        if len(self._spent) < MAX_REMEMBERED:
+            self._spent[address] = until
 
 
 class Lockout(AddressCounter):
