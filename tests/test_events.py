@@ -162,6 +162,17 @@ def test_a_budget_keeps_no_rows_of_windows_that_have_passed(app):
     assert AddressCount.select().where(AddressCount.kind == "test").count() == 1
 
 
+def test_an_address_over_its_budget_is_refused_without_a_database_write(app):
+    clock = FakeClock(1000.0)
+    budget = Budget("test", 2, window=10, clock=clock)
+    assert [budget.hit("a") for _ in range(3)] == [0, 0, 10]
+    clock.now += 5
+    assert budget.hit("a") == 5
+    assert AddressCount.get(AddressCount.kind == "test", AddressCount.address == "a").count == 3
+    clock.now += 5
+    assert budget.hit("a") == 0
+
+
 def test_a_budget_is_exact_under_concurrent_hits(app):
     budget = Budget("test", 500, window=3600)
     allowed = []
