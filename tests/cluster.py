@@ -5,14 +5,12 @@ import itertools
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -150,50 +148,6 @@ def curl_download(server, release_id, target):
                    f"{server.base}/d/{release_id}")
     assert written.decode() == "200 1", written  # a redirect to the bucket, then the file
     return hashlib.sha256(target.read_bytes()).hexdigest()
-
-
-# A webhook receiver on loopback.
-
-class Receiver:
-    """A webhook receiver on loopback that records every delivery's body. It answers after a short pause, so that
-    one worker's senders are still busy while the other worker polls."""
-
-    def __init__(self, pause=0.1):
-        self.pause = pause
-        self.bodies = []
-        self.lock = threading.Lock()
-        self.url = ""
-
-    def count(self):
-        with self.lock:
-            return len(self.bodies)
-
-
-@contextmanager
-def receiving():
-    receiver = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with receiver.lock:
-                receiver.bodies.append(json.loads(body))
-            time.sleep(receiver.pause)
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # Names, addresses, builds and products of a test's own.

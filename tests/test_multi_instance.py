@@ -26,7 +26,6 @@ from cluster import (
     curl_upload,
     make_product,
     names,
-    receiving,
     running_cluster,
     unique,
     wait_until,
@@ -34,6 +33,7 @@ from cluster import (
 )
 from helpers import ADMIN_TOKEN
 from iphone import der_body, device_plist
+from receiver import receiving
 from s3server import client as s3_client
 
 PROFILE_BUDGET = BUDGETS_PER_MINUTE["profiles"]
@@ -174,7 +174,7 @@ def test_each_webhook_delivery_is_sent_once_though_both_servers_deliver(cluster,
     a, b = cluster.a, cluster.b
     product, variant = make_product(a)
     uploads = 10
-    with receiving() as receiver:
+    with receiving(pause=0.1) as receiver:  # one worker's senders stay busy while the other polls
         webhook = a.data("POST", "/admin/api/webhooks", {
             "url": receiver.url, "events": ["release.created"], "product_id": product["id"]}, status=201)["webhook"]
         build = windows_build(tmp_path / "setup.exe", product["id"], size=4096)
@@ -184,11 +184,10 @@ def test_each_webhook_delivery_is_sent_once_though_both_servers_deliver(cluster,
         def all_done():
             listed = b.data("GET", f"/admin/api/webhooks/{webhook['id']}/deliveries?limit=100")
             finished = listed["total"] == uploads and all(item["state"] != "pending" for item in listed["items"])
-            return listed["items"] if finished and receiver.count() >= uploads else None
+            return listed["items"] if finished and len(receiver.requests) >= uploads else None
 
         deliveries = wait_until(all_done, f"{uploads} deliveries to be sent and recorded")
-        with receiver.lock:
-            received = list(receiver.bodies)
+        received = receiver.bodies()
     assert [(item["state"], item["attempt"], item["ok"]) for item in deliveries] == [("done", 1, True)] * uploads
     sent = Counter(body["id"] for body in received)
     assert sent == Counter({item["id"]: 1 for item in deliveries})  # each delivery once, none missing

@@ -11,9 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from contextlib import contextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -24,63 +22,13 @@ from fenfa_lib.webhook_delivery import DeliveryWorker, claim_due
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
 from live import live_fenfa
+from receiver import receiving
 from shop import EXE
 
 SECRET = "whsec-for-tests"
 LONG_CHANGELOG = "Fixes login. " + "Much more. " * 80
 SEND_TIMEOUT = 5  # the worker's send timeout in the tests: room for a loaded machine
 HANG_TIMEOUT = 1.5  # instead of 10 s, for the receiver that hangs
-
-
-class Receiver:
-    """A webhook receiver on loopback that records every request and answers `status` (with `answer`), or hangs
-    until the test ends when `hang` is set."""
-
-    def __init__(self, status=204, answer=b"", hang=False, headers=None):
-        self.status, self.answer, self.hang, self.headers = status, answer, hang, headers or {}
-        self.requests = []
-        self.released = threading.Event()
-        self.url = ""
-
-    def record(self, handler):
-        length = int(handler.headers.get("Content-Length", 0))
-        self.requests.append({"path": handler.path, "headers": dict(handler.headers),
-                              "body": handler.rfile.read(length)})
-        if self.hang:
-            self.released.wait(10)
-            return
-        handler.send_response(self.status)
-        for name, value in self.headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", str(len(self.answer)))
-        handler.end_headers()
-        handler.wfile.write(self.answer)
-
-    def json(self, index=0):
-        return json.loads(self.requests[index]["body"])
-
-
-@contextmanager
-def receiving(**options):
-    receiver = Receiver(**options)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            receiver.record(self)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook?key=abc"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield receiver
-    finally:
-        receiver.released.set()
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
