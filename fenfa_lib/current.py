@@ -6,7 +6,7 @@ from fenfa_lib.models import Settings
 from fenfa_lib.revision import RevisionCache, catalog_revision
 
 CACHES = "fenfa.revision_caches"
-CACHE_SIZES = {"settings": 1, "pages": 256, "html_pages": 256, "page_products": 1024}
+CACHE_SIZES = {"settings": 1, "storage": 2, "pages": 256, "html_pages": 256, "page_products": 1024}
 
 
 def init_caches(app):

@@ -21,12 +21,19 @@ def s3_settings(settings):
 
 def storage_for(kind=None, settings=None):
     """The storage of `kind` ('local'|'s3'), or the one new uploads go to, as the saved settings (or `settings`)
-    describe it."""
-    if settings is None:
-        settings = current.settings()
+    describe it. The saved settings' storages are built once per catalog revision: an S3 client takes milliseconds
+    to make, and a download needs one."""
+    if settings is not None:
+        return _built_storage(kind or settings.storage_type, settings)
+    saved = current.settings()
+    kind = kind or saved.storage_type
+    storages = current.cache("storage")
+    return storages.get_or_compute(kind, current.revision(), lambda: (_built_storage(kind, saved), None))
+
+
+def _built_storage(kind, settings):
     config = current_app.config["FENFA"]
-    return build_storage(kind or settings.storage_type, config["data_dir"], s3_settings(settings),
-                         group_readable=bool(config["accel_redirect"]))
+    return build_storage(kind, config["data_dir"], s3_settings(settings), group_readable=bool(config["accel_redirect"]))
 
 
 def release_folder(product_id, variant_id, release_id):

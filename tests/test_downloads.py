@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 
 from fenfa_lib.models import Event, Release
 
-from helpers import assert_error
+from helpers import assert_error, count_calls
 
 CONTENT = b"MZ" + bytes(range(256)) * 400
 
@@ -38,6 +38,16 @@ def test_full_download_has_headers_and_counts_once(client, release):
     assert (event.release_id, event.variant_id, event.product_id) == (
         release["id"], release["variant_id"], release["product_id"])
     assert (event.ip, event.user_agent) == ("127.0.0.1", "curl/8.0")
+
+
+def test_the_storage_is_built_once_per_catalog_revision(api, client, release, monkeypatch):
+    builds = count_calls(monkeypatch, "fenfa_lib.release_files.build_storage")
+    for _ in range(3):
+        assert client.get(f"/d/{release['id']}").status_code == 200
+    assert len(builds) == 1
+    api.data("PUT", "/admin/api/settings", json={"organization": "Example"})  # a new revision: built again
+    assert client.get(f"/d/{release['id']}").status_code == 200
+    assert len(builds) == 2
 
 
 def test_ranges_are_byte_exact_and_only_the_whole_file_counts(client, release):
