@@ -1,6 +1,8 @@
 """The process's log lines: plain text, or one JSON object a line for log collectors (`log_format`)."""
 import json
 import logging
+import queue
+import sys
 import threading
 import time
 
@@ -47,8 +49,52 @@ class OncePer(logging.Filter):
         return True
 
 
+class BackgroundWriter(logging.Handler):
+    """Formats a record on the thread that logs it, and writes lines from a thread of its own, all that are waiting
+    in one write. A request's access-log line then costs its thread no system call and no wait for the stream:
+    with eight busy threads, writing each line in place cost a sixth of a small request's throughput. `flush()`
+    (run at exit by logging.shutdown) returns once every line logged before it is written."""
+
+    def __init__(self, stream=None):
+        super().__init__()
+        self.stream = stream or sys.stderr
+        self._lines = queue.SimpleQueue()
+        self._written = threading.Condition()
+        self._queued = self._done = 0
+        threading.Thread(target=self._write_forever, daemon=True, name="fenfa-log").start()
+
+    def emit(self, record):
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)
+            return
+        self._queued += 1  # under the handler's lock: logging.Handler.handle holds it around emit()
+        self._lines.put(line)
+
+    def _write_forever(self):
+        while True:
+            lines = [self._lines.get()]
+            while not self._lines.empty():
+                lines.append(self._lines.get_nowait())
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or full stream: the lines are lost, the server goes on
+            with self._written:
+                self._done += len(lines)
+                self._written.notify_all()
+
+    def flush(self, timeout=5):
+        with self.lock:
+            target = self._queued
+        with self._written:
+            self._written.wait_for(lambda: self._done >= target, timeout)
+
+
 def configure_logging(log_format):
-    handler = logging.StreamHandler()
+    handler = BackgroundWriter()
     if log_format == "json":
         handler.setFormatter(JSONFormatter())
     else:

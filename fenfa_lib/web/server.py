@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import resource
+import signal
 import tempfile
 import threading
 import time
@@ -259,8 +260,15 @@ def serve(server):
     threading.Thread(target=sweep_periodically, args=(server.data_dir,), daemon=True, name="fenfa-sweep").start()
     server.webhook_worker.start()
     start_event_pruning()
+    signal.signal(signal.SIGTERM, stop_serving)
     log.info("serving on http://%s:%s", server.effective_host, server.effective_port)
     try:
         server.run()
     except KeyboardInterrupt:
         pass
+
+
+def stop_serving(signum, frame):
+    """SIGTERM (systemd's stop) ends serving as Ctrl-C does, so the process exits normally: the log lines still
+    queued get written."""
+    raise KeyboardInterrupt
