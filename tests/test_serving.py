@@ -146,6 +146,19 @@ def test_chunked_bodies_on_other_routes_stop_at_64_kib(data_dir):
         assert (status, body["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
 
 
+def test_a_client_that_sends_a_refused_body_whole_still_reads_the_refusal(data_dir):
+    """The server half-closes and drops what still arrives instead of resetting the connection (lingering close),
+    so a client that sends its whole body before it reads, as a plain `curl -T` without Expect does, gets the
+    413 and its reason."""
+    with live_fenfa(data_dir, max_upload_mb=1, **TOKENS) as server, raw_connection(server) as connection:
+        body = b"x" * (4 * 1024 * 1024)
+        connection.sendall(b"PUT /upload/setup.exe HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+                           b"X-Auth-Token: %s\r\n\r\n" % (len(body), UPLOAD_TOKEN.encode()) + body)
+        status, answer = answer_of(connection)
+    assert (status, answer["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+    assert "1 MB limit" in answer["error"]["message"]
+
+
 def test_forwarded_headers_of_a_trusted_proxy_reach_the_app(data_dir):
     forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https",
                  "X-Forwarded-Host": "apps.example.com", "X-Forwarded-Port": "443"}

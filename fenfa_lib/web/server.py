@@ -7,6 +7,7 @@ import logging
 import math
 import resource
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -14,7 +15,7 @@ from functools import partial
 from http.cookies import CookieError, SimpleCookie
 
 from itsdangerous import BadSignature
-from waitress import create_server
+from waitress import create_server, wasyncore
 from waitress.parser import HTTPRequestParser
 from waitress.task import ErrorTask, WSGITask
 from werkzeug.exceptions import HTTPException
@@ -32,6 +33,8 @@ from fenfa_lib.webhook_delivery import DeliveryWorker
 log = logging.getLogger("fenfa")
 access_log = logging.getLogger("fenfa.access")
 SWEEP_SECONDS = 600
+LINGER_SECONDS = 2  # how long a closing connection's late input is read and dropped (nginx's lingering_time is 30)
+LINGER_READ_BYTES = 256 * 1024
 SPARE_DESCRIPTORS = 64  # files, the database and the listening socket beside one descriptor per connection
 
 
@@ -198,6 +201,40 @@ class EnvelopeErrorTask(ErrorTask):
         log_request(self, self.channel.addr[0] if self.channel.addr else "-")
 
 
+class Lingerer(wasyncore.dispatcher):
+    """The last of a connection the server closed: its write side shut (the client sees the end of the answer),
+    whatever the client still sends read and dropped, closed once the client closes or LINGER_SECONDS pass. Closing
+    with unread input at once would reset the connection, and the reset can reach the client before it has read
+    the answer that explains why its upload was refused. A dispatcher of its own, so that the channels' readable()
+    and writable(), which waitress's loop calls for every channel on every turn, stay waitress's."""
+
+    def __init__(self, sock, map):
+        super().__init__(sock, map)
+        self.until = time.monotonic() + LINGER_SECONDS
+
+    def readable(self):
+        if time.monotonic() < self.until:
+            return True
+        self.close()
+        return False
+
+    def writable(self):
+        return False
+
+    def handle_read(self):
+        try:
+            data = self.socket.recv(LINGER_READ_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+
+    def handle_close(self):
+        self.close()
+
+
 class EnvelopeChannel(SendfileChannel):
     error_task_class = EnvelopeErrorTask
     task_class = LoggedTask
@@ -205,6 +242,18 @@ class EnvelopeChannel(SendfileChannel):
     def __init__(self, server, sock, addr, adj, map=None):
         super().__init__(server, sock, addr, adj, map)
         self.parser_class = partial(AdmittingParser, admission=server.admission, client=addr[0] if addr else "")
+
+    def handle_close(self):
+        """Close as waitress does, but leave the connection to a Lingerer while the client may still send."""
+        if self.connected and not self.total_outbufs_len:
+            try:
+                lingering = self.socket.dup()
+                lingering.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            else:
+                Lingerer(lingering, self._map)
+        super().handle_close()
 
 
 def allow_descriptors(connection_limit):
