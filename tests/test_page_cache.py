@@ -121,6 +121,16 @@ def test_the_json_counts_downloads_while_its_page_is_cached(client, shop):
     assert download_count() == before + 1
 
 
+def test_each_host_gets_the_json_of_its_own_links_while_the_page_is_cached(client, shop):
+    def links(host):
+        data = client.get("/api/products/demo", headers={"User-Agent": WINDOWS}, base_url=f"http://{host}").json
+        return {item["urls"]["download"] for variant in data["data"]["variants"] for item in variant["releases"]}
+
+    first, second = links("a.example"), links("b.example")
+    assert first and all(url.startswith("http://a.example/d/") for url in first)
+    assert {url.replace("b.example", "a.example") for url in second} == first == links("a.example")
+
+
 def test_downloads_leave_the_revision_alone(client, shop):
     before = revision(client)
     assert client.get(f"/d/{shop['releases']['windows']['id']}").status_code == 200

@@ -76,6 +76,7 @@ class ProductPage:
     visitor: Visitor | None = None
     channel: str | None = None
     valid_until: datetime | None = None  # when a profile on the page expires, turning its verdicts
+    public_json: dict = field(default_factory=dict, repr=False)  # base URL -> page_dict without counts (page_json)
 
     @property
     def own_cards(self):
@@ -262,6 +263,27 @@ def min_os_label(platform, min_os):
         version = ANDROID_VERSIONS.get(int(min_os))
         return f"{name} {version} (API {min_os})" if version else f"{name} API {min_os}"
     return f"{name} {min_os}"
+
+
+MAX_JSON_BASES = 4  # base URLs (hosts, without a primary domain) a cached page keeps its JSON for
+
+
+def page_json(page, download_counts, release_links):
+    """page_dict with the download counts of now. For a public product (whose links carry no install token) the
+    rest is built once per cached page and base URL, and only the counts are put in."""
+    if page.product.access != "public":
+        return page_dict(page, download_counts, release_links)
+    base = urls.base_url()
+    built = page.public_json.get(base)
+    if built is None:
+        built = page_dict(page, {})
+        if len(page.public_json) < MAX_JSON_BASES:
+            page.public_json[base] = built
+    return {**built, "variants": [
+        {**variant, "releases": [
+            {**release, "download_count": download_counts.get(release["id"], release["download_count"])}
+            for release in variant["releases"]]}
+        for variant in built["variants"]]}
 
 
 def page_dict(page, download_counts, release_links=urls.release_links):

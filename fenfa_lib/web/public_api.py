@@ -20,7 +20,7 @@ from fenfa_lib.web.access import install_token, link_builder, require_access
 from fenfa_lib.web.budget import refuse_over_budget
 from fenfa_lib.web.client import request_client
 from fenfa_lib.web.envelope import ok
-from fenfa_lib.web.product_page import install_manifest, page_dict, visitor_page
+from fenfa_lib.web.product_page import install_manifest, page_json, visitor_page
 
 bp = Blueprint("public_api", __name__)
 MAX_EVENT_BYTES = 4096
@@ -39,7 +39,7 @@ def product_json(slug):
         raise ApiError(404, f"product {slug} not found")
     require_access(page.product)
     release_ids = [release.id for card in page.cards for release in card.releases]
-    return ok(page_dict(page, download_counts(release_ids), link_builder(page.product)))
+    return ok(page_json(page, download_counts(release_ids), link_builder(page.product)))
 
 
 @bp.get("/ios/<release_id>/manifest.plist")
