@@ -94,6 +94,10 @@ class BackgroundWriter(logging.Handler):
 
 
 def configure_logging(log_format):
+    # What no line shows is not gathered for each record (the logging HOWTO's "Optimization"): the caller's file
+    # and line (a walk up the stack), the thread, the process.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = BackgroundWriter()
     if log_format == "json":
         handler.setFormatter(JSONFormatter())

@@ -17,14 +17,14 @@ from live import REPO, live_fenfa
 def test_lines_from_many_threads_are_written_whole_and_in_order():
     stream = io.StringIO()
     handler = BackgroundWriter(stream)
-    handler.setFormatter(logging.Formatter("%(threadName)s %(message)s"))
+    handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("fenfa.test-writer")
     logger.addHandler(handler)
     logger.propagate = False
 
     def log_lines(name):
         for number in range(500):
-            logger.warning("line %d", number)
+            logger.warning("t%d line %d", name, number)
 
     threads = [threading.Thread(target=log_lines, args=(name,), name=f"t{name}") for name in range(8)]
     for thread in threads:
