@@ -6,8 +6,6 @@ import sys
 import threading
 import time
 
-QUEUE_LOG_SECONDS = 60
-
 
 class JSONFormatter(logging.Formatter):
     """A line of JSON with the time, level, logger and message, plus the `fields` a record carries."""
@@ -25,28 +23,29 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-class OncePer(logging.Filter):
-    """Lets one record through every `seconds` and says how many it held back. For waitress's "Task queue
-    depth is N", which it logs for every request that waits for a thread: under load, every request."""
+class OncePer:
+    """A logger whose warnings go through once every `seconds`, saying how many were held back; the others are
+    dropped before a record is made. For waitress's "Task queue depth is N", which it logs for every request that
+    waits for a thread: under load, every request."""
 
-    def __init__(self, seconds, clock=time.monotonic):
-        super().__init__()
+    def __init__(self, logger, seconds, clock=time.monotonic):
+        self.logger = logger
         self.seconds = seconds
         self.clock = clock
         self._next_at = 0.0
         self._held_back = 0
         self._lock = threading.Lock()
 
-    def filter(self, record):
+    def warning(self, message, *args):
         with self._lock:
             now = self.clock()
             if now < self._next_at:
                 self._held_back += 1
-                return False
+                return
             held_back, self._held_back, self._next_at = self._held_back, 0, now + self.seconds
         if held_back:
-            record.msg = f"{record.msg} ({held_back} more such lines in the last {self.seconds} s left out)"
-        return True
+            message = f"{message} ({held_back} more such lines in the last {self.seconds} s left out)"
+        self.logger.warning(message, *args)
 
 
 class BackgroundWriter(logging.Handler):
@@ -104,4 +103,3 @@ def configure_logging(log_format):
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    logging.getLogger("waitress.queue").addFilter(OncePer(QUEUE_LOG_SECONDS))

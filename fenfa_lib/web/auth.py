@@ -165,6 +165,12 @@ class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, marked Secure whenever the site is reached over HTTPS, including
     through a trusted proxy or an admin-saved https:// primary domain."""
 
+    def open_session(self, app, request):
+        """Flask's, without building the signing serializer for a request that brings no session cookie."""
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app):
         return request.is_secure or urls.base_url().startswith("https://")
 

@@ -21,6 +21,7 @@ from waitress.task import ErrorTask, WSGITask
 from werkzeug.exceptions import HTTPException
 
 from fenfa_lib.config import MAX_SMALL_BODY, upload_limit_bytes
+from fenfa_lib.logs import OncePer
 from fenfa_lib.models import db
 from fenfa_lib.release_files import sweep_leftovers
 from fenfa_lib.retention import start_event_pruning
@@ -33,6 +34,7 @@ from fenfa_lib.webhook_delivery import DeliveryWorker
 log = logging.getLogger("fenfa")
 access_log = logging.getLogger("fenfa.access")
 SWEEP_SECONDS = 600
+QUEUE_LOG_SECONDS = 60  # at most one "Task queue depth" line a minute
 LINGER_SECONDS = 2  # how long a closing connection's late input is read and dropped (nginx's lingering_time is 30)
 LINGER_READ_BYTES = 256 * 1024
 SPARE_DESCRIPTORS = 64  # files, the database and the listening socket beside one descriptor per connection
@@ -285,6 +287,7 @@ def build_server(app):
         clear_untrusted_proxy_headers=False,  # the app's ProxyFix applies `trusted_proxies` to X-Forwarded-*
         ident="fenfa",
     )
+    server.task_dispatcher.queue_logger = OncePer(logging.getLogger("waitress.queue"), QUEUE_LOG_SECONDS)
     server.channel_class = EnvelopeChannel
     server.admission = Admission(app)
     server.upload_limit_mb = settings["max_upload_mb"]
