@@ -15,6 +15,7 @@ from fenfa_lib.text import is_ascii_number, without_control_characters
 from fenfa_lib.udid import DEVICE_BOUND_KINDS, token_device, token_registration
 from fenfa_lib.verdict import Verdict, Visitor, install_verdict, visitor_from
 from fenfa_lib.web import urls
+from fenfa_lib.web.envelope import ok
 from fenfa_lib.web.shapes import product_dict, release_dict, variant_dict
 
 PLATFORM_NAMES = {"ios": "iOS", "android": "Android", "macos": "macOS", "windows": "Windows", "linux": "Linux"}
@@ -76,7 +77,7 @@ class ProductPage:
     visitor: Visitor | None = None
     channel: str | None = None
     valid_until: datetime | None = None  # when a profile on the page expires, turning its verdicts
-    public_json: dict = field(default_factory=dict, repr=False)  # base URL -> page_dict without counts (page_json)
+    public_json: dict = field(default_factory=dict, repr=False)  # base URL -> what page_json keeps
 
     @property
     def own_cards(self):
@@ -269,21 +270,28 @@ MAX_JSON_BASES = 4  # base URLs (hosts, without a primary domain) a cached page 
 
 
 def page_json(page, download_counts, release_links):
-    """page_dict with the download counts of now. For a public product (whose links carry no install token) the
-    rest is built once per cached page and base URL, and only the counts are put in."""
+    """The answer of the page's JSON API, with the download counts of now. For a public product (whose links carry
+    no install token) the rest is built once per cached page and base URL, and the answer's bytes are kept while
+    the counts stay what they were."""
     if page.product.access != "public":
-        return page_dict(page, download_counts, release_links)
-    base = urls.base_url()
-    built = page.public_json.get(base)
-    if built is None:
-        built = page_dict(page, {})
-        if len(page.public_json) < MAX_JSON_BASES:
-            page.public_json[base] = built
-    return {**built, "variants": [
+        return ok(page_dict(page, download_counts, release_links))
+    base, counts = urls.base_url(), tuple(sorted(download_counts.items()))
+    built, counted, body = page.public_json.get(base, (None, None, None))
+    if counted != counts:
+        built = built or page_dict(page, {})
+        body = ok(with_download_counts(built, download_counts))[0].get_data()
+        if base in page.public_json or len(page.public_json) < MAX_JSON_BASES:
+            page.public_json[base] = (built, counts, body)
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
+
+
+def with_download_counts(page_data, download_counts):
+    """page_dict's `page_data` (built without counts) with the releases' `download_counts` put in."""
+    return {**page_data, "variants": [
         {**variant, "releases": [
             {**release, "download_count": download_counts.get(release["id"], release["download_count"])}
             for release in variant["releases"]]}
-        for variant in built["variants"]]}
+        for variant in page_data["variants"]]}
 
 
 def page_dict(page, download_counts, release_links=urls.release_links):

@@ -39,7 +39,7 @@ def product_json(slug):
         raise ApiError(404, f"product {slug} not found")
     require_access(page.product)
     release_ids = [release.id for card in page.cards for release in card.releases]
-    return ok(page_json(page, download_counts(release_ids), link_builder(page.product)))
+    return page_json(page, download_counts(release_ids), link_builder(page.product))
 
 
 @bp.get("/ios/<release_id>/manifest.plist")
