@@ -248,14 +248,19 @@ class EnvelopeChannel(SendfileChannel):
     def handle_close(self):
         """Close as waitress does, but leave the connection to a Lingerer while the client may still send."""
         if self.connected and not self.total_outbufs_len:
-            try:
-                lingering = self.socket.dup()
-                lingering.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            else:
-                Lingerer(lingering, self._map)
+            self.leave_to_lingerer()
         super().handle_close()
+
+    def leave_to_lingerer(self):
+        try:
+            lingering = self.socket.dup()
+        except OSError:  # out of descriptors: the close is waitress's alone
+            return
+        try:
+            lingering.shutdown(socket.SHUT_WR)
+            Lingerer(lingering, self._map)
+        except OSError:
+            lingering.close()
 
 
 def allow_descriptors(connection_limit):
