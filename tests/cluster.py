@@ -1,69 +1,24 @@
-"""Two live Fenfa servers on one PostgreSQL database and one S3 bucket, for tests/test_multi_instance.py: an HTTP
-client that follows no redirects, curl uploads and downloads, a webhook receiver on loopback and small builders."""
+"""Two live Fenfa servers on one PostgreSQL database and one S3 bucket, for tests/test_multi_instance.py: a client
+of each server (tests/live.py's, following no redirects), curl uploads and downloads, and small builders."""
 import hashlib
 import itertools
 import json
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
 
 import pytest
 
 from corpus import skip_or_fail
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
-from live import live_fenfa
+from live import call, live_fenfa
 from s3server import make_bucket
 
 DELIVERY_DEADLINE = 30  # seconds; each worker polls every 2 s
 names = itertools.count(1)
 addresses = itertools.count(1)
-
-
-# HTTP without following redirects, without proxies from the environment.
-
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirects)
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: object
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-    def text(self):
-        return self.body.decode("utf-8", "replace")
-
-    def cookie(self, name):
-        """The value this answer's Set-Cookie headers give the cookie `name`, or None."""
-        for header in self.headers.get_all("Set-Cookie") or []:
-            parsed = SimpleCookie()
-            parsed.load(header)
-            if name in parsed:
-                return parsed[name].value
-        return None
-
-
-def http(method, url, body=None, headers=None):
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with OPENER.open(request, timeout=30) as response:
-            return Answer(response.status, response.headers, response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return Answer(error.code, error.headers, error.read())
 
 
 class Fenfa:
@@ -73,14 +28,9 @@ class Fenfa:
         self.name, self.server, self.base = name, server, server.base
 
     def call(self, method, path, payload=None, token=ADMIN_TOKEN, client=None, headers=None, body=None):
-        headers = dict(headers or {})
-        if token:
-            headers["X-Auth-Token"] = token
-        if client:
-            headers["X-Forwarded-For"] = client
-        if payload is not None:
-            body, headers["Content-Type"] = json.dumps(payload).encode(), "application/json"
-        return http(method, self.base + path, body, headers)
+        headers = {**(headers or {}), **({"X-Forwarded-For": client} if client else {})}
+        return call(self.base, method, path, payload if payload is not None else body, token, headers,
+                    follow_redirects=False)
 
     def data(self, method, path, payload=None, status=200, **options):
         answer = self.call(method, path, payload, **options)

@@ -1,12 +1,15 @@
-"""Run `python fenfa.py` as a real server on a free loopback port, as a deployment would."""
+"""Run `python fenfa.py` as a real server on a free loopback port, as a deployment would, and call its API."""
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -16,6 +19,56 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+# Without proxies from the environment; FOLLOWING follows redirects, as urlopen does.
+FOLLOWING = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+NOT_FOLLOWING = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirects)
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: object
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def cookie(self, name):
+        """The value this answer's Set-Cookie headers give the cookie `name`, or None."""
+        for header in self.headers.get_all("Set-Cookie") or []:
+            parsed = SimpleCookie()
+            parsed.load(header)
+            if name in parsed:
+                return parsed[name].value
+        return None
+
+
+def call(base, method, path, body=None, token=None, headers=None, follow_redirects=True, timeout=30):
+    """The Answer to one request to the server at `base`: `body` a dict sent as JSON, or bytes; `token` in
+    X-Auth-Token. An error status is an Answer too."""
+    headers = dict(headers or {})
+    if token:
+        headers["X-Auth-Token"] = token
+    if isinstance(body, dict):
+        body, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    request = urllib.request.Request(base + path, data=body, method=method, headers=headers)
+    opener = FOLLOWING if follow_redirects else NOT_FOLLOWING
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return Answer(response.status, response.headers, response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Answer(error.code, error.headers, error.read())
 
 
 @dataclass

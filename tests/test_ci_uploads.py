@@ -1,9 +1,6 @@
 """Uploads from CI (SPEC §11): upload tokens smart-upload into existing variants, the CI fields, skip_duplicate, and
 the richer upload answer with its warnings."""
 import hashlib
-import json
-import urllib.request
-from urllib.error import HTTPError
 from urllib.parse import urlencode
 
 import pytest
@@ -13,6 +10,7 @@ from fenfa_lib.models import Event, Product, Release, Variant
 
 from corpus import require_samples
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, assert_error, assert_nothing_left, stored_files
+from live import call as live_call
 from live import live_fenfa
 from profiles import ipa_with_profile, signed_profile
 
@@ -279,13 +277,8 @@ def test_a_duplicate_warns_of_its_profile_now(api, ios):
 
 def call(server, method, path, token, body):
     """(status, JSON answer) of a request to the live server; `body` bytes, or a dict sent as JSON."""
-    data = json.dumps(body).encode() if isinstance(body, dict) else body
-    request = urllib.request.Request(server.base + path, data=data, method=method, headers={"X-Auth-Token": token})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except HTTPError as error:
-        return error.code, json.loads(error.read())
+    answer = live_call(server.base, method, path, body, token)
+    return answer.status, answer.json()
 
 
 def test_a_live_put_with_ci_fields_and_skip_duplicate(data_dir):

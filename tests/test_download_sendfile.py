@@ -19,6 +19,7 @@ import pytest
 from corpus import require_samples
 from helpers import ADMIN_TOKEN
 from live import REPO, live_fenfa
+from live import call as live_call
 
 MIB = 1024 * 1024
 SIZE = 24 * MIB + 12345  # several socket buffers' worth, and no multiple of any block size
@@ -26,11 +27,7 @@ CONTENT = b"MZ" + random.Random(14).randbytes(SIZE - 2)
 
 
 def api(server, method, path, body=None):
-    request = urllib.request.Request(server.base + path, data=json.dumps(body).encode() if body else None,
-                                     method=method, headers={"X-Auth-Token": ADMIN_TOKEN,
-                                                             "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["data"]
+    return live_call(server.base, method, path, body, ADMIN_TOKEN, timeout=10).json()["data"]
 
 
 def upload(server, folder, slug, file_name, content, platform="windows", identifier="com.example.build"):

@@ -16,6 +16,7 @@ from fenfa_lib import __version__
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN
 from live import REPO, fenfa_command, free_port, live_fenfa
+from live import call as live_call
 
 TOKENS = {"admin_token": ADMIN_TOKEN, "upload_token": UPLOAD_TOKEN}
 BIG_FILE_MB = 48  # past waitress's 16 MiB output high-water mark and every socket buffer
@@ -23,19 +24,11 @@ BIG_FILE_MB = 48  # past waitress's 16 MiB output high-water mark and every sock
 
 def call(server, method, path, body=None, token=ADMIN_TOKEN, headers=None, timeout=10):
     """(status, parsed JSON or raw bytes) of one request."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.base + path, data=data, method=method,
-                                     headers={"X-Auth-Token": token, "Content-Type": "application/json",
-                                              **(headers or {})})
+    answer = live_call(server.base, method, path, body, token, headers, timeout=timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw)
+        return answer.status, answer.json()
     except ValueError:
-        return status, raw
+        return answer.status, answer.body
 
 
 def upload_file(server, tmp_path, name, size, admin_token=ADMIN_TOKEN, upload_token=UPLOAD_TOKEN):

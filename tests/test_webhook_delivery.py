@@ -10,7 +10,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +20,7 @@ from fenfa_lib.models import WebhookDelivery, db, utcnow
 from fenfa_lib.webhook_delivery import DeliveryWorker, claim_due
 
 from helpers import ADMIN_TOKEN, UPLOAD_TOKEN, Api
+from live import call as live_call
 from live import live_fenfa
 from receiver import receiving
 from shop import EXE
@@ -287,10 +287,7 @@ def test_pending_deliveries_survive_a_restart(make_app, receiver, worker):
 
 
 def api_json(base, method, path, body=None, token=ADMIN_TOKEN):
-    request = urllib.request.Request(f"{base}{path}", method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"X-Auth-Token": token, "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["data"]
+    return live_call(base, method, path, body, token, timeout=10).json()["data"]
 
 
 def test_a_live_server_delivers_an_uploads_release_created_exactly_once(data_dir, receiver, tmp_path):
