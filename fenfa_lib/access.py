@@ -142,39 +142,38 @@ def _serializer(secret, purpose):
 
 def sign_cookie(secret, product_id, grant):
     """The access cookie's value: the grant, for this product, signed and dated."""
-    return _serializer(secret, "access-cookie").dumps([product_id, grant.kind, grant.value])
+    return _signed_grant(secret, "access-cookie", product_id, grant)
 
 
 def cookie_grant(secret, value, product_id):
     """The grant a genuine cookie younger than COOKIE_SECONDS carries for this product, else None."""
-    fields = _loads(secret, "access-cookie", value, COOKIE_SECONDS)
-    if fields is None or fields[0] != product_id:
-        return None
-    return Grant(fields[1], fields[2])
+    return _grant_of(secret, "access-cookie", value, product_id, COOKIE_SECONDS)
 
 
 def sign_install_token(secret, release_id, grant):
     """The `t` of an iOS install: the grant, bound to one release, for INSTALL_TOKEN_SECONDS."""
-    return _serializer(secret, "install-token").dumps([release_id, grant.kind, grant.value])
+    return _signed_grant(secret, "install-token", release_id, grant)
 
 
 def install_token_grant(secret, token, release_id):
     """The grant a genuine install token younger than an hour carries for this release, else None."""
-    fields = _loads(secret, "install-token", token, INSTALL_TOKEN_SECONDS)
-    if fields is None or fields[0] != release_id:
-        return None
-    return Grant(fields[1], fields[2])
+    return _grant_of(secret, "install-token", token, release_id, INSTALL_TOKEN_SECONDS)
 
 
-def _loads(secret, purpose, value, max_age):
-    """The three strings signed under `purpose`, or None for anything else, forged or too old."""
+def _signed_grant(secret, purpose, bound_to, grant):
+    return _serializer(secret, purpose).dumps([bound_to, grant.kind, grant.value])
+
+
+def _grant_of(secret, purpose, value, bound_to, max_age):
+    """The grant `value` carries when it is genuine, signed under `purpose` for `bound_to` within `max_age`
+    seconds; None for anything else, forged or too old."""
     try:
         fields = _serializer(secret, purpose).loads(value or "", max_age=max_age)
     except (BadSignature, ValueError):
         return None
     if not (isinstance(fields, list) and len(fields) == 3 and all(isinstance(field, str) for field in fields)):
         return None
-    return fields
+    return Grant(fields[1], fields[2]) if fields[0] == bound_to else None
 
 
 def _link_signer(secret):
